@@ -1,0 +1,14 @@
+/* cmd/cmd.h - subcommands of the kubelua binary. Each takes argv with argv[0] the command name
+ * and returns the process exit status (0 ok, 1 failure, 2 usage error). */
+#ifndef KL_CMD_H
+#define KL_CMD_H
+
+typedef struct kl_cmd {
+    const char *name;
+    const char *help;
+    int (*run)(int argc, char **argv);
+} kl_cmd_t;
+
+int kl_cmd_version(int argc, char **argv);
+
+#endif
