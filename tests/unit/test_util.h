@@ -1,6 +1,15 @@
-/* Helpers shared by the cmocka unit tests. */
+/* Helpers shared by the cmocka unit tests. Include this instead of <cmocka.h>: cmocka needs
+ * the standard headers before it, in an order clang-format would otherwise rearrange. */
 #ifndef KL_TEST_UTIL_H
 #define KL_TEST_UTIL_H
+
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #include <stdio.h>
 #include <stdlib.h>
