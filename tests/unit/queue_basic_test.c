@@ -1,15 +1,8 @@
 /* Work queue: dedup, FIFO, processing/dirty rules, ready callback, shutdown, free. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-/* cmocka.h needs the headers above. */
-#include <cmocka.h>
 
 #include "kubelua/queue.h"
+
+#include "unit/test_util.h"
 
 typedef struct fixture {
     uv_loop_t loop;

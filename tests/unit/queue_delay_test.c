@@ -1,16 +1,9 @@
 /* Work queue: delayed adds, the timer, per-key backoff and the token bucket. */
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-/* cmocka.h needs the headers above. */
-#include <cmocka.h>
 
 #include "kubelua/queue.h"
+
+#include "unit/test_util.h"
 
 #define MS 1000000ULL
 #define SEC 1000000000ULL

@@ -1,15 +1,8 @@
 /* Work queue metrics: counts, histograms, in-flight gauges and the Prometheus rendering. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-/* cmocka.h needs the headers above. */
-#include <cmocka.h>
 
 #include "kubelua/queue.h"
+
+#include "unit/test_util.h"
 
 #define MS 1000000ULL
 #define SEC 1000000000ULL

@@ -1,15 +1,8 @@
 /* The string hash map the queue indexes its keys with (runtime/util/strmap.c). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-/* cmocka.h needs the headers above. */
-#include <cmocka.h>
 
 #include "kubelua/strmap.h"
+
+#include "unit/test_util.h"
 
 #define N 20000
 

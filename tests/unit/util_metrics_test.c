@@ -1,16 +1,10 @@
 /* Counters, gauges, histograms and their Prometheus text rendering. */
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-/* cmocka.h needs the headers above. */
-#include <cmocka.h>
 
 #include "kubelua/buf.h"
 #include "kubelua/metrics.h"
+
+#include "unit/test_util.h"
 
 static void test_metrics_counter_and_gauge(void **state)
 {
