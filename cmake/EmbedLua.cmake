@@ -1,14 +1,16 @@
-# kl_embed_lua(<var> DIRS <dir>... OUTPUT <file.c>)
-# Compiles every *.lua under the given directories (relative to the source tree) into one C file
-# holding a table { "lua/kube/util.lua", bytes, length }, so the binary carries its Lua modules
-# and bundled policies. The generated file is rebuilt when any .lua file changes.
+# kl_embed_lua(<var> DIRS <dir>... PATTERNS <glob>... OUTPUT <file.c>)
+# Compiles every file matching PATTERNS under the given directories (relative to the source
+# tree) into one C file holding a table { "lua/kube/util.lua", bytes, length }, so the binary
+# carries its Lua modules, bundled policies and schemas. Rebuilt when any of them changes.
 function(kl_embed_lua var)
-  cmake_parse_arguments(E "" "OUTPUT" "DIRS" ${ARGN})
+  cmake_parse_arguments(E "" "OUTPUT" "DIRS;PATTERNS" ${ARGN})
   set(files)
   foreach(d ${E_DIRS})
-    file(GLOB_RECURSE found CONFIGURE_DEPENDS RELATIVE ${CMAKE_SOURCE_DIR}
-         ${CMAKE_SOURCE_DIR}/${d}/*.lua)
-    list(APPEND files ${found})
+    foreach(pat ${E_PATTERNS})
+      file(GLOB_RECURSE found CONFIGURE_DEPENDS RELATIVE ${CMAKE_SOURCE_DIR}
+           ${CMAKE_SOURCE_DIR}/${d}/${pat})
+      list(APPEND files ${found})
+    endforeach()
   endforeach()
   list(SORT files)
   set(abs)

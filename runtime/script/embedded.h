@@ -1,20 +1,2 @@
-/* script/embedded.h - Lua sources compiled into the binary (lua/ and policies/).
- * The table is generated at build time by cmake/EmbedLuaGen.cmake and ends with a NULL path.
- * Bytes are static, NUL-terminated, and live for the whole process. */
-#ifndef KL_SCRIPT_EMBEDDED_H
-#define KL_SCRIPT_EMBEDDED_H
-
-#include <stddef.h>
-
-typedef struct kl_embedded_file {
-    const char *path; /* relative to the source tree, e.g. "lua/kube/util.lua" */
-    const char *data;
-    size_t len;
-} kl_embedded_file_t;
-
-extern const kl_embedded_file_t kl_embedded_files[];
-
-/* Returns the embedded file with that path, or NULL. */
-const kl_embedded_file_t *kl_embedded_find(const char *path);
-
-#endif
+/* script/embedded.h - moved to util/embedded.h (the API server embeds files too). */
+#include "util/embedded.h"

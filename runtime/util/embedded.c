@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "script/embedded.h"
+#include "util/embedded.h"
 
 const kl_embedded_file_t *kl_embedded_find(const char *path)
 {
