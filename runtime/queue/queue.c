@@ -488,6 +488,12 @@ void kl_queue_set_callbacks(kl_queue_t *q, kl_queue_cb ready_cb, kl_queue_cb dra
 
 int kl_queue_add(kl_queue_t *q, const char *key)
 {
+    if (key && !q->shutting_down && !q->closing) {
+        /* The dedup fast path: a queued key needs neither an allocation nor the clock. */
+        item_t *it = lookup(q, key);
+        if (it && (it->flags & DIRTY))
+            return 0;
+    }
     return kl_queue_add_after(q, key, 0);
 }
 
