@@ -10,5 +10,6 @@ typedef struct kl_cmd {
 } kl_cmd_t;
 
 int kl_cmd_version(int argc, char **argv);
+int kl_cmd_check(int argc, char **argv);
 
 #endif
