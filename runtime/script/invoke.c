@@ -46,12 +46,6 @@ bool kl__is_host_thread(lua_State *L)
     return *slot(L) != NULL;
 }
 
-kl_invocation_t *kl__own_invocation(lua_State *L)
-{
-    kl_invocation_t *inv = *slot(L);
-    return inv != NULL && inv->co == L ? inv : NULL;
-}
-
 lua_State *kl_invocation_thread(const kl_invocation_t *inv)
 {
     return inv->co;

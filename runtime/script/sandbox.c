@@ -210,6 +210,38 @@ static int l_tab_move(lua_State *L)
     return 1;
 }
 
+/* table.insert(t, [pos,] v) limited to shifting KL_SCRIPT_MOVE_MAX elements; upvalue 1 is the
+ * original.   [-?, +0, e] */
+static int l_tab_insert(lua_State *L)
+{
+    if (lua_gettop(L) == 3) {
+        lua_Integer e = luaL_len(L, 1) + 1;
+        lua_Integer pos = luaL_checkinteger(L, 2);
+        if (e > pos && (pos <= 0 ? e >= KL_SCRIPT_MOVE_MAX + pos : e - pos >= KL_SCRIPT_MOVE_MAX))
+            return luaL_error(L, "table.insert: would shift more than %d elements",
+                              (int)KL_SCRIPT_MOVE_MAX);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 0);
+    return 0;
+}
+
+/* table.remove(t [, pos]) with the same limit; upvalue 1 is the original.   [-?, +1, e] */
+static int l_tab_remove(lua_State *L)
+{
+    lua_Integer size = luaL_len(L, 1);
+    lua_Integer pos = luaL_optinteger(L, 2, size);
+    if (size > pos &&
+        (pos <= 0 ? size >= KL_SCRIPT_MOVE_MAX + pos : size - pos >= KL_SCRIPT_MOVE_MAX))
+        return luaL_error(L, "table.remove: would shift more than %d elements",
+                          (int)KL_SCRIPT_MOVE_MAX);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 /* }============================================================================================*/
 
 /* {============================================================================================
@@ -553,9 +585,13 @@ int kl__sandbox_open(lua_State *L)
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
-    lua_getfield(L, 3, "move");
-    lua_pushcclosure(L, l_tab_move, 1);
-    lua_setfield(L, 3, "move");
+    static const luaL_Reg tab_guarded[] = {
+        {"move", l_tab_move}, {"insert", l_tab_insert}, {"remove", l_tab_remove}, {NULL, NULL}};
+    for (const luaL_Reg *r = tab_guarded; r->name != NULL; r++) {
+        lua_getfield(L, 3, r->name);
+        lua_pushcclosure(L, r->func, 1);
+        lua_setfield(L, 3, r->name);
+    }
 
     lua_createtable(L, 0, 32); /* 9: the allowed globals */
     int g = lua_gettop(L);

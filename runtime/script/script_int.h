@@ -27,7 +27,8 @@
 #define KL_INV_SPARE_MAX 64
 /* Largest policy or module file read from disk. */
 #define KL_SCRIPT_MAX_SOURCE ((size_t)8 << 20)
-/* Largest element count table.move may copy in one call (it runs in C, out of reach of hooks). */
+/* Largest element count table.move, insert or remove may shift in one call: they loop in C, out
+ * of reach of hooks, and a __len metamethod can claim any length. */
 #define KL_SCRIPT_MOVE_MAX ((lua_Integer)1 << 24)
 
 enum kl_inv_state {
@@ -123,8 +124,6 @@ int kl__read_file(const char *path, size_t max, char **data, size_t *len);
 void kl__propagate_fatal(lua_State *L, int status);
 /* True when L is a coroutine owned by the host (an invocation's, pooled, or discarded). */
 bool kl__is_host_thread(lua_State *L);
-/* The invocation whose own coroutine L is, or NULL. */
-kl_invocation_t *kl__own_invocation(lua_State *L);
 /* Cancels everything in flight and frees the script (state.c calls it at depth 0). */
 void kl__script_destroy(kl_script_t *s);
 void kl__enter(kl_script_t *s);

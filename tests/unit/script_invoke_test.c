@@ -138,11 +138,41 @@ static int l_nested(lua_State *L)
     return 1;
 }
 
+/* host.park() suspends until the test resumes `parked` by hand; returns what it is given. */
+static kl_invocation_t *parked;
+
+static int l_park(lua_State *L)
+{
+    parked = kl_script_check_yield(L);
+    return kl_script_yield(L, NULL, NULL, NULL, 0);
+}
+
+/* host.boomk() suspends; its continuation raises.   [-0, +0, e] */
+static int boom_k(lua_State *L, int status, lua_KContext ctx)
+{
+    return luaL_error(L, "continuation failed");
+}
+
+static int l_boomk(lua_State *L)
+{
+    parked = kl_script_check_yield(L);
+    return kl_script_yield(L, NULL, NULL, boom_k, 0);
+}
+
+/* host.spin(ms) burns CPU in Lua-visible time without running Lua (C work is charged too). */
+static int l_spin(lua_State *L)
+{
+    uint64_t until = uv_hrtime() + (uint64_t)luaL_checkinteger(L, 1) * 1000000;
+    while (uv_hrtime() < until)
+        ;
+    return 0;
+}
+
 static int open_host(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
-        {"sleep", l_sleep},   {"sleepk", l_sleepk}, {"mark", l_mark},
-        {"nested", l_nested}, {NULL, NULL},
+        {"sleep", l_sleep}, {"sleepk", l_sleepk}, {"mark", l_mark}, {"nested", l_nested},
+        {"park", l_park},   {"boomk", l_boomk},   {"spin", l_spin}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;
@@ -302,6 +332,11 @@ static void test_script_invoke_budget_kills_loops(void **state)
                      "end end)) end");
     expect_killed(s, "while true do pcall(coroutine.wrap(function() while true do end end)) end");
     expect_killed(s, "local function f() return f() end while true do pcall(f) end");
+    expect_killed(s, "while true do xpcall(error, function() while true do end end) end");
+    expect_killed(s, "while true do pcall(string.gsub, 'aaa', 'a', function() while true do end "
+                     "end) end");
+    expect_killed(s, "local t = setmetatable({}, {__index = function(t, k) while true do end end}) "
+                     "while true do pcall(function() return t.x end) end");
     expect_killed(s, "while true do local t <close> = setmetatable({}, {__close = function() "
                      "while true do end end}) pcall(error) end");
     /* The state is still usable afterwards. */
@@ -622,6 +657,127 @@ static void test_script_invoke_chain_from_done(void **state)
     assert_int_equal(c.finished, 5);
 }
 
+static void test_script_invoke_budget_spans_slices(void **state)
+{
+    /* 3 slices of ~30 ms each against a 50 ms budget: the second or third one is killed,
+     * although no single slice exceeds the budget; time spent suspended is not charged. */
+    kl_script_t *s = new_script(50, 0);
+    result_t r;
+    run_to_end(s,
+               "for i = 1, 3 do local t = os.clock() + 0.03 while os.clock() < t do end "
+               "host.sleep(40) end return 'survived'",
+               &r);
+    assert_int_equal(r.status, KL_EBUDGET);
+    assert_true(r.run_ns >= 50000000 && r.run_ns < 95000000);
+    run_to_end(s, "for i = 1, 4 do host.sleep(30) end return 'slept'", &r);
+    assert_int_equal(r.status, 0);
+    assert_true(r.run_ns < 20000000);
+    kl_script_free(s);
+}
+
+static void test_script_invoke_hand_resume(void **state)
+{
+    kl_script_t *s = new_script(0, 0);
+    result_t r;
+    kl_invocation_t *inv = start(s, "local a, b = host.park() return a .. b", &r);
+    assert_ptr_equal(inv, parked);
+    assert_int_equal(kl_invocation_resume(inv, 3), KL_EINVAL); /* fewer values than that */
+    assert_ptr_equal(kl_invocation_script(inv), s);
+    assert_ptr_equal(kl_invocation_data(inv), &r);
+    lua_State *co = kl_invocation_thread(inv);
+    lua_pushinteger(co, 4);
+    lua_pushinteger(co, 2);
+    assert_int_equal(kl_invocation_resume(inv, 2), 0);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.value, "42");
+    kl_script_free(s);
+}
+
+static void test_script_invoke_failures_around_host_calls(void **state)
+{
+    kl_script_t *s = new_script(0, 0);
+    result_t r;
+    /* A continuation that raises fails the invocation, unless the policy catches it. */
+    start(s, "host.boomk()", &r);
+    assert_int_equal(kl_invocation_resume(parked, 0), 0);
+    assert_int_equal(r.status, KL_ESCRIPT);
+    assert_non_null(strstr(r.msg, "continuation failed"));
+    start(s, "local ok, e = pcall(host.boomk) return e", &r);
+    assert_int_equal(kl_invocation_resume(parked, 0), 0);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.value, "continuation failed"));
+
+    /* A policy cannot resume another invocation's coroutine, even while it is suspended. */
+    load(s, "local host = require('host') local saved\n"
+            "return { first = function() saved = coroutine.running() host.park() return 1 end,\n"
+            "         second = function() return coroutine.resume(saved) end }");
+    result_t r1 = {0}, r2 = {0};
+    kl_invocation_opts_t o = {.fn = "first", .done = on_done, .done_ud = &r1};
+    kl_invocation_t *first = NULL;
+    assert_int_equal(kl_invocation_start(s, &o, &first, NULL), 0);
+    assert_non_null(first);
+    o.fn = "second";
+    o.done_ud = &r2;
+    assert_int_equal(kl_invocation_start(s, &o, NULL, NULL), 0);
+    assert_int_equal(r2.status, KL_ESCRIPT);
+    assert_non_null(strstr(r2.msg, "cannot use the invocation's own coroutine"));
+    assert_int_equal(kl_invocation_resume(first, 0), 0);
+    assert_int_equal(r1.status, 0);
+    assert_string_equal(r1.value, "1");
+
+    /* Cancel while suspended inside pcall: the pcall does not see it. */
+    kl_invocation_t *inv =
+        start(s, "local ok = pcall(host.sleep, 10000) host.mark() return ok", &r);
+    assert_int_equal(kl_invocation_cancel(inv), 0);
+    assert_int_equal(r.status, KL_ECANCELED);
+    assert_int_equal(marks, 0);
+    assert_int_equal(cancels, 1);
+
+    /* A memory error after a host call still fails only that invocation. */
+    kl_script_free(s);
+    s = new_script(0, (size_t)4 << 20);
+    run_to_end(s, "host.sleep(1) local t = {} while true do t[#t + 1] = {} end", &r);
+    assert_int_equal(r.status, KL_EMEMLIMIT);
+    run_to_end(s, "return host.sleep(1, 5)", &r);
+    assert_string_equal(r.value, "5");
+    kl_script_free(s);
+}
+
+static int push_raises(lua_State *L, void *ud)
+{
+    return luaL_error(L, "bad argument from the host");
+}
+
+static void raising_done(kl_invocation_t *inv, const kl_invocation_result_t *res, void *ud)
+{
+    (*(int *)ud)++;
+    luaL_error(res->L, "the callback raised");
+}
+
+static void test_script_invoke_host_side_errors(void **state)
+{
+    kl_script_t *s = new_script(0, 0);
+    load(s, "return { run = function(...) return select('#', ...) end }");
+    int calls = 0;
+    kl_errinfo_t err;
+    kl_invocation_opts_t o = {
+        .fn = "run", .push_args = push_raises, .done = raising_done, .done_ud = &calls};
+    assert_int_equal(kl_invocation_start(s, &o, NULL, &err), KL_ESCRIPT);
+    assert_non_null(strstr(err.msg, "bad argument from the host"));
+    assert_int_equal(calls, 0);
+    /* A done callback that raises is called once; the error is logged. */
+    o.push_args = NULL;
+    assert_int_equal(kl_invocation_start(s, &o, NULL, &err), 0);
+    assert_int_equal(calls, 1);
+    assert_int_equal(kl_script_live(s), 0);
+    /* Bad calls. */
+    o.done = NULL;
+    assert_int_equal(kl_invocation_start(s, &o, NULL, &err), KL_EINVAL);
+    int closed = 0;
+    kl_script_retire(s, on_closed, &closed); /* nothing in flight: closes now */
+    assert_int_equal(closed, 1);
+}
+
 /* Cost of starting and finishing an empty invocation (printed; generous bound only). */
 static void bench_done(kl_invocation_t *inv, const kl_invocation_result_t *res, void *ud)
 {
@@ -650,6 +806,28 @@ static void test_script_invoke_empty_cost(void **state)
            us);
     printf("state memory: used %zu bytes, peak %zu bytes\n", kl_script_mem_used(s),
            kl_script_mem_peak(s));
+
+    /* One host call that yields and is resumed from C, without a loop in between. */
+    load(s, "local host = require('host') return { run = function(ctx, key) host.park() end }");
+    t0 = uv_hrtime();
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(kl_invocation_start(s, &o, NULL, NULL), 0);
+        assert_int_equal(kl_invocation_resume(parked, 0), 0);
+    }
+    us = (double)(uv_hrtime() - t0) / N / 1000.0;
+    printf("invocation with one host yield + resume: %.2f us\n", us);
+
+    /* A whole script: new state, sandbox, load a small policy, free. */
+    kl_script_free(s);
+    t0 = uv_hrtime();
+    for (int i = 0; i < 200; i++) {
+        s = new_script(0, 0);
+        load(s, "return { name = 'x', reconcile = function(ctx, key) end }");
+        kl_script_free(s);
+    }
+    us = (double)(uv_hrtime() - t0) / 200 / 1000.0;
+    printf("script new + load + free: %.1f us\n", us);
+    s = new_script(0, 0);
     assert_true(us < 200.0);
     kl_script_free(s);
 }
@@ -669,6 +847,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_script_invoke_many_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_retire_and_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_chain_from_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_invoke_budget_spans_slices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_invoke_hand_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_invoke_failures_around_host_calls, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_script_invoke_host_side_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_empty_cost, setup, teardown),
     };
     return cmocka_run_group_tests_name("script_invoke", tests, NULL, NULL);

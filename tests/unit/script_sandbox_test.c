@@ -162,6 +162,14 @@ static void test_script_sandbox_locked_libraries(void **state)
     check_value(s, "return #('ab'):rep(1000, ',')", "2999");
     check_error(s, "return table.move({}, 1, 1 << 40, 2)", "table.move: more than");
     check_value(s, "return table.move({1, 2, 3}, 1, 3, 2)[3]", "2");
+    check_error(s, "table.insert(setmetatable({}, {__len = function() return 1 << 50 end}), 1, 0)",
+                "table.insert: would shift more than");
+    check_error(s, "table.remove(setmetatable({}, {__len = function() return 1 << 50 end}), 1)",
+                "table.remove: would shift more than");
+    check_value(s,
+                "local t = {1, 2} table.insert(t, 1, 0) table.insert(t, 9) "
+                "return table.concat(t, ',') .. ':' .. table.remove(t, 1) .. table.remove(t)",
+                "0,1,2,9:09");
     check_error(s, "setmetatable({}, {__gc = function() end})",
                 "__gc metamethods are not "
                 "allowed");
