@@ -23,6 +23,18 @@
  *
  * Lifetime: kl_script_free cancels what is in flight and closes the state; kl_script_retire (the
  * hot-reload shape) refuses new invocations and closes the state when the last one has finished.
+ *
+ * Embedding recipe (the controller runtime):
+ *     static const kl_script_module_t mods[] = {{"kube", luaopen_kube}, {NULL, NULL}};
+ *     kl_script_opts_t o = {.name = "job", .modules = mods};
+ *     kl_script_new(&o, &s); kl_script_load_file(s, "policies/job.lua", &err);
+ *     per reconcile: kl_invocation_start(s, &(kl_invocation_opts_t){.fn = "reconcile",
+ *         .push_args = push_ctx_and_key, .push_ud = w, .done = reconcile_done, .done_ud = w},
+ *         NULL, &err);
+ * A ctx method such as ctx:get() checks its arguments, calls kl_script_check_yield, starts the
+ * HTTP request remembering the invocation, and returns kl_script_yield(L, abort_request, req,
+ * decode_k, (lua_KContext)req); the request's completion callback (on the loop) calls
+ * kl_invocation_resume(inv, 0), and decode_k pushes the decoded response inside the coroutine.
  */
 #ifndef KUBELUA_SCRIPT_H
 #define KUBELUA_SCRIPT_H
@@ -41,7 +53,7 @@
 
 typedef struct kl_script kl_script_t;         /* opaque */
 typedef struct kl_invocation kl_invocation_t; /* opaque */
-struct kl_embedded_file;                      /* runtime/script/embedded.h */
+struct kl_embedded_file;                      /* util/embedded.h */
 
 /* A module provided by the host in C: require(name) calls open(L) with the name as argument
  * (once per state; the result is cached like any module). Arrays end with {NULL, NULL}. */
@@ -202,6 +214,12 @@ kl_invocation_t *kl_script_check_yield(lua_State *L);
  * Raises like kl_script_check_yield when the invocation cannot yield here. */
 int kl_script_yield(lua_State *L, kl_invocation_cancel_cb cancel, void *cancel_ud, lua_KFunction k,
                     lua_KContext kctx);
+
+/* [-0, +0, e] For host functions that run policy code under their own lua_pcall (callbacks,
+ * iterators): call it with the status before handling an error, so that a budget kill or a
+ * memory error is raised again instead of being swallowed. Returns when the error may be
+ * handled. */
+void kl_script_propagate_fatal(lua_State *L, int status);
 
 /* [-0, +0, -] The script owning L (any thread of its state). */
 kl_script_t *kl_script_of(lua_State *L);

@@ -116,6 +116,11 @@ static int raise_kill(lua_State *L)
     return lua_error(L);
 }
 
+void kl_script_propagate_fatal(lua_State *L, int status)
+{
+    kl__propagate_fatal(L, status);
+}
+
 void kl__propagate_fatal(lua_State *L, int status)
 {
     kl_invocation_t *inv = kl_script_of(L)->running;
@@ -510,7 +515,8 @@ static void finish(kl_invocation_t *inv, int st, int nres)
                                       "%sattempt to yield from outside a coroutine (only host "
                                       "calls may suspend an invocation)",
                                       pos);
-    } else if (st != LUA_OK) {
+    } else if (st != LUA_OK || inv->fatal) {
+        /* A kill that a host function swallowed still fails the invocation. */
         code = describe(inv, st);
     }
     char *tb = NULL;

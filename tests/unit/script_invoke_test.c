@@ -168,11 +168,30 @@ static int l_spin(lua_State *L)
     return 0;
 }
 
+/* host.swallow(f): runs f under lua_pcall and ignores any error (a careless host function).
+ * host.safe(f): the same, but lets kills through with kl_script_propagate_fatal. */
+static int l_swallow(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_pcall(L, 0, 0, 0);
+    return 0;
+}
+
+static int l_safe(lua_State *L)
+{
+    lua_settop(L, 1);
+    int status = lua_pcall(L, 0, 0, 0);
+    kl_script_propagate_fatal(L, status);
+    lua_pushboolean(L, status == LUA_OK);
+    return 1;
+}
+
 static int open_host(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"sleep", l_sleep}, {"sleepk", l_sleepk}, {"mark", l_mark}, {"nested", l_nested},
-        {"park", l_park},   {"boomk", l_boomk},   {"spin", l_spin}, {NULL, NULL},
+        {"park", l_park},   {"boomk", l_boomk},   {"spin", l_spin}, {"swallow", l_swallow},
+        {"safe", l_safe},   {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;
@@ -339,8 +358,13 @@ static void test_script_invoke_budget_kills_loops(void **state)
                      "while true do pcall(function() return t.x end) end");
     expect_killed(s, "while true do local t <close> = setmetatable({}, {__close = function() "
                      "while true do end end}) pcall(error) end");
+    expect_killed(s, "while true do host.safe(function() while true do end end) end");
+    expect_killed(s, "host.swallow(function() while true do end end) return 'escaped'");
     /* The state is still usable afterwards. */
     result_t r;
+    run_to_end(s, "return host.safe(function() error('ordinary') end)", &r);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.value, "false");
     run_to_end(s, "return 'alive'", &r);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.value, "alive");
