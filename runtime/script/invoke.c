@@ -305,7 +305,7 @@ static int setup_tramp(lua_State *L)
     if (a->chunk != NULL) {
         int st = kl__load_chunk(L, a->chunk, a->chunk_len, a->chunkname);
         if (st != LUA_OK) {
-            a->code = st == LUA_ERRMEM ? KL_ENOMEM : KL_ESYNTAX;
+            a->code = st != LUA_ERRMEM ? KL_ESYNTAX : inv->s->mem_armed ? KL_EMEMLIMIT : KL_ENOMEM;
             return lua_error(L);
         }
     } else if (a->o->fn != NULL) {
@@ -344,13 +344,16 @@ static int begin(kl_script_t *s, kl_invocation_t *inv, struct setup_args *a, kl_
 {
     lua_State *L = s->L;
     int top = lua_gettop(L);
+    int saved_lift = s->mem_lift;
     thread_take(s, inv);
     int st = LUA_ERRMEM;
+    s->mem_lift = 0; /* the arguments count against the ceiling, even when started from done */
     if (lua_checkstack(L, 2)) {
         lua_pushcfunction(L, setup_tramp);
         lua_pushlightuserdata(L, a);
         st = lua_pcall(L, 1, 0, 0);
     }
+    s->mem_lift = saved_lift;
     if (st != LUA_OK) {
         int code = st == LUA_ERRMEM ? (s->mem_armed ? KL_EMEMLIMIT : KL_ENOMEM) : a->code;
         const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : kl_strerror(code);
@@ -687,7 +690,7 @@ static void load_done(kl_invocation_t *inv, const kl_invocation_result_t *res, v
             s->traceback = strdup(res->traceback);
         return;
     }
-    c->rc = kl_err(c->err, KL_ENOMEM, "%s: out of memory storing the policy", c->display);
+    c->rc = KL_ENOMEM; /* until the policy is stored: luaL_ref may raise */
     lua_State *L = res->L;
     if (L == NULL)
         return;
@@ -745,6 +748,8 @@ int kl__run_load(kl_script_t *s, const char *buf, size_t len, const char *chunkn
             c.rc = kl_err(err, KL_EYIELD, "%s: suspended while loading", c.display);
         }
         rc = c.rc;
+        if (rc == KL_ENOMEM)
+            kl_err(err, rc, "%s: out of memory storing the policy", c.display);
     }
     kl__leave(s);
     return rc;

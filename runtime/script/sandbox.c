@@ -250,6 +250,7 @@ static int l_tab_remove(lua_State *L)
 
 static lua_State *check_co(lua_State *L, int arg)
 {
+    kl__propagate_fatal(L, LUA_OK);
     lua_State *co = lua_tothread(L, arg);
     luaL_argexpected(L, co != NULL, arg, "coroutine");
     if (kl__is_host_thread(co))
@@ -483,8 +484,10 @@ static int l_require(lua_State *L)
         const kl_embedded_file_t *f = s->find_embedded(embedded);
         if (f != NULL) {
             snprintf(chunk, sizeof(chunk), "@%s", embedded);
-            if (kl__load_chunk(L, f->data, f->len, chunk) != LUA_OK) {
+            int status = kl__load_chunk(L, f->data, f->len, chunk);
+            if (status != LUA_OK) {
                 unmark(L);
+                kl__propagate_fatal(L, status);
                 return lua_error(L);
             }
             found = true;
@@ -502,6 +505,7 @@ static int l_require(lua_State *L)
             free(data);
             if (status != LUA_OK) {
                 unmark(L);
+                kl__propagate_fatal(L, status);
                 return lua_error(L);
             }
             found = true;

@@ -802,6 +802,51 @@ static void test_script_invoke_host_side_errors(void **state)
     assert_int_equal(closed, 1);
 }
 
+/* Every allocation after the prelude may fail: sweep the ceiling across a load, a start, a
+ * host call and the results, and require a clean error (or success) at every point. */
+static void test_script_invoke_memory_sweep(void **state)
+{
+    int ok = 0, failed = 0;
+    for (size_t limit = 16 << 10; limit < (80 << 10); limit += 128) {
+        kl_script_opts_t o = {.name = "sweep", .modules = host_modules, .mem_limit = limit};
+        kl_script_t *s = NULL;
+        assert_int_equal(kl_script_new(&o, &s), 0);
+        kl_errinfo_t err;
+        int rc = kl_script_load_file(s, FIXTURES "good.lua", &err);
+        if (rc == 0) {
+            const char *src = "local host = require('host')\n"
+                              "return { run = function(ctx, k) local t = {} for i = 1, 200 do\n"
+                              "  t[i] = ('x'):rep(i) .. k end host.sleep(0) return t end }";
+            rc = kl_script_load_buffer(s, "sweep.lua", src, strlen(src), &err);
+        }
+        if (rc == 0) {
+            result_t r = {0};
+            kl_invocation_opts_t io = {.fn = "run",
+                                       .push_args = push_key,
+                                       .push_ud = "key",
+                                       .done = on_done,
+                                       .done_ud = &r};
+            rc = kl_invocation_start(s, &io, NULL, &err);
+            if (rc == 0) {
+                uv_run(&loop, UV_RUN_DEFAULT);
+                assert_int_equal(r.done, 1);
+                rc = r.status;
+            }
+        }
+        if (rc == 0) {
+            ok++;
+        } else {
+            failed++;
+            if (rc != KL_EMEMLIMIT)
+                fail_msg("limit %zu: %s %s", limit, kl_err_name(rc), err.msg);
+        }
+        kl_script_free(s);
+    }
+    printf("memory sweep: %d runs succeeded, %d failed cleanly\n", ok, failed);
+    assert_true(ok > 0);
+    assert_true(failed > 0);
+}
+
 /* Cost of starting and finishing an empty invocation (printed; generous bound only). */
 static void bench_done(kl_invocation_t *inv, const kl_invocation_result_t *res, void *ud)
 {
@@ -828,6 +873,7 @@ static void test_script_invoke_empty_cost(void **state)
     assert_int_equal(n, N + 1000);
     printf("empty invocation (start + run + done): %.2f us (this build; sanitizers inflate it)\n",
            us);
+    assert_true(us < 200.0);
     printf("state memory: used %zu bytes, peak %zu bytes\n", kl_script_mem_used(s),
            kl_script_mem_peak(s));
 
@@ -852,7 +898,6 @@ static void test_script_invoke_empty_cost(void **state)
     us = (double)(uv_hrtime() - t0) / 200 / 1000.0;
     printf("script new + load + free: %.1f us\n", us);
     s = new_script(0, 0);
-    assert_true(us < 200.0);
     kl_script_free(s);
 }
 
@@ -876,6 +921,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_script_invoke_failures_around_host_calls, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_host_side_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_invoke_memory_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_empty_cost, setup, teardown),
     };
     return cmocka_run_group_tests_name("script_invoke", tests, NULL, NULL);
