@@ -802,6 +802,54 @@ static void test_script_invoke_host_side_errors(void **state)
     assert_int_equal(closed, 1);
 }
 
+/* kl_script_protect: take a reference to a nested policy function, raise, return values. */
+static int ref_mapper(lua_State *L, void *ud)
+{
+    lua_getfield(L, 1, "watches");
+    lua_rawgeti(L, -1, 1);
+    lua_getfield(L, -1, "map");
+    luaL_checktype(L, -1, LUA_TFUNCTION);
+    *(int *)ud = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 7;
+}
+
+static int raise_in_protect(lua_State *L, void *ud)
+{
+    return luaL_error(L, "raised under protection");
+}
+
+static int push_node(lua_State *L, void *ud)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, ud);
+    lua_setfield(L, -2, "name");
+    return 1;
+}
+
+static void test_script_invoke_protect_and_refs(void **state)
+{
+    kl_script_t *s = new_script(0, 0);
+    load(s, "return { name = 'refs', reconcile = function() end,\n"
+            "  watches = { { resource = 'v1/nodes', map = function(node)\n"
+            "    return 'default/' .. node.name end } } }");
+    int ref = LUA_NOREF;
+    kl_errinfo_t err;
+    assert_int_equal(kl_script_protect(s, ref_mapper, &ref, &err), 7);
+    assert_true(ref > 0);
+    result_t r = {0};
+    kl_invocation_opts_t o = {
+        .fn_ref = ref, .push_args = push_node, .push_ud = "node-1", .done = on_done, .done_ud = &r};
+    assert_int_equal(kl_invocation_start(s, &o, NULL, &err), 0);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.value, "default/node-1");
+    assert_int_equal(kl_script_protect(s, raise_in_protect, NULL, &err), KL_ESCRIPT);
+    assert_string_equal(err.msg, "raised under protection");
+    o.fn_ref = 999999;
+    assert_int_equal(kl_invocation_start(s, &o, NULL, &err), KL_ENOTFOUND);
+    assert_int_equal(lua_gettop(kl_script_state(s)), 0);
+    kl_script_free(s);
+}
+
 /* Every allocation after the prelude may fail: sweep the ceiling across a load, a start, a
  * host call and the results, and require a clean error (or success) at every point. */
 static void test_script_invoke_memory_sweep(void **state)
@@ -921,6 +969,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_script_invoke_failures_around_host_calls, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_host_side_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_invoke_protect_and_refs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_memory_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_empty_cost, setup, teardown),
     };
