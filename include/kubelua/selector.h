@@ -126,7 +126,9 @@ KL_NODISCARD int kl_fieldsel_format(const kl_fieldsel_t *fs, kl_buf_t *out);
 /* DNS-1123 subdomain (names of most objects), DNS-1123 label (namespaces, container names),
  * qualified name (label and annotation keys, with an optional DNS prefix), label value.
  * Return NULL when valid, otherwise a static message like upstream's
- * "a lowercase RFC 1123 subdomain must consist of ...". */
+ * "a lowercase RFC 1123 subdomain must consist of ..."; when several rules fail, their messages
+ * are joined with "; " as upstream's callers do. DNS names follow util/validation ("must be no
+ * more than 253 characters"), label keys and values the content package ("... 63 bytes"). */
 const char *kl_validate_dns1123_subdomain(const char *s);
 const char *kl_validate_dns1123_label(const char *s);
 const char *kl_validate_qualified_name(const char *s);

@@ -314,7 +314,10 @@ static bool parse_int64(const char *s, size_t n, int64_t *out)
             return false;
         v = v * 10 + d;
     }
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    if (!neg)
+        *out = (int64_t)v;
+    else
+        *out = v > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)v;
     return true;
 }
 
@@ -854,7 +857,7 @@ static int add_values(builder_t *b, node_t vals, const char *what, size_t idx, u
  * between a missing and an empty values list (NodeSelectorRequirementsAsSelector). */
 static int add_expressions(builder_t *b, node_t exprs, bool node_ops, kl_errinfo_t *err)
 {
-    const char *what = "matchExpressions";
+    const char *what = "matchExpressions"; /* for messages */
     uint32_t n = node_len(exprs);
     for (uint32_t i = 0; i < n; i++) {
         node_t e = node_at(exprs, i);
