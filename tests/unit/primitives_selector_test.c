@@ -578,6 +578,31 @@ static void test_selector_large(void **state)
     kl_buf_cleanup(&in);
 }
 
+/* Thousands of bad values: the message starts as upstream's and collecting stays bounded. */
+static void test_selector_many_errors(void **state)
+{
+    kl_buf_t in;
+    kl_buf_init(&in, 1 << 24);
+    assert_int_equal(kl_buf_puts(&in, "x in ("), 0);
+    for (int i = 0; i < 20000; i++)
+        assert_int_equal(kl_buf_printf(&in, "%s_%05d", i ? "," : "", i), 0);
+    assert_int_equal(kl_buf_puts(&in, ")"), 0);
+    kl_selector_t *s = NULL;
+    kl_errinfo_t err;
+    assert_int_equal(kl_selector_parse(in.data, &s, &err), KL_EINVAL);
+    assert_null(s);
+    assert_msg(&err, REQ "[values[0][x]: Invalid value: \"_00000\": " VALUE_RULE
+                         ", values[1][x]: Invalid value: \"_00001\": " VALUE_RULE ", ...");
+    kl_buf_cleanup(&in);
+
+    /* Bytes that are not printable or not UTF-8 are quoted as Go's %q does. */
+    assert_int_equal(kl_selector_parse("caf\xc3\xa9\xff\x7f=1", &s, &err), KL_EINVAL);
+    assert_string_equal(err.msg, REQ
+                        "<nil>: Invalid value: \"caf\xc3\xa9\\xff\\x7f\": name part " QNAME_RULE);
+    assert_int_equal(kl_selector_parse("k=\xc2\xa0", &s, &err), KL_EINVAL);
+    assert_string_equal(err.msg, REQ "values[0][k]: Invalid value: \"\\u00a0\": " VALUE_RULE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_selector_from_set),
         cmocka_unit_test(test_selector_requirements_and_exact),
         cmocka_unit_test(test_selector_large),
+        cmocka_unit_test(test_selector_many_errors),
     };
     return cmocka_run_group_tests_name("primitives_selector", tests, NULL, NULL);
 }
