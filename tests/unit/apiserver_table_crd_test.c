@@ -162,6 +162,8 @@ static void test_table_crd_jsonpath(void **state)
         {"string", ".spec.items[-1].name", "\"c\""},
         {"string", ".spec.items[*].name", "\"a\""},
         {"string", ".spec.items.*.name", "\"a\""},
+        {"string", ".spec.items[*].flag", "\"true\""},
+        {"integer", ".spec.items[?(@.weight > 5)].weight", "7"},
         {"string", ".spec.items[5].name", "null"},
         {"string", ".spec.items[-4].name", "null"},
         {"string", ".spec.selector[0]", "null"},
