@@ -6,6 +6,7 @@
 
 static const kl_cmd_t commands[] = {
     {"version", "print the kubelua and emulated Kubernetes versions", kl_cmd_version},
+    {"apiserver", "run the embedded Kubernetes-compatible API server alone", kl_cmd_apiserver},
     {"check", "load policies in the sandbox and report errors", kl_cmd_check},
     {NULL, NULL, NULL},
 };
