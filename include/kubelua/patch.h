@@ -46,12 +46,13 @@ KL_NODISCARD int kl_patch_json(kl_json_t **target, const kl_json_t *ops, kl_erri
  * rejected, as upstream does), "$setElementOrder/<list>", "$retainKeys",
  * "$deleteFromPrimitiveList/<list>"; a list item without its merge key is an error. Where the
  * patch needs schema information for a field t does not have, the patch fails ("unable to find
- * api field ..."), unless t preserves unknown fields. t may be NULL: every field then has no
- * patch metadata, so lists are replaced. The directives never end up in the result, and nulls
- * inside values taken from the patch are dropped. The patch must be an object (null is a
- * no-op). */
-KL_NODISCARD int kl_patch_strategic(kl_json_t **target, const kl_json_t *patch,
-                                    const kl_stype_t *t, kl_errinfo_t *err);
+ * api field ..."), unless that object type preserves unknown fields or is KL_SK_ANY (then the
+ * field has no patch metadata). t may be NULL: every field then has no patch metadata, so lists
+ * are replaced. Only t's public fields are read (no registry call). The directives never end up in
+ * the result, and nulls inside values taken from the patch are dropped. The patch must be an object
+ * (null is a no-op). */
+KL_NODISCARD int kl_patch_strategic(kl_json_t **target, const kl_json_t *patch, const kl_stype_t *t,
+                                    kl_errinfo_t *err);
 
 /* Server-side apply of an applied configuration (application/apply-patch+yaml) without field
  * ownership: fields present in applied overwrite the live object; objects and maps merge;
@@ -60,7 +61,7 @@ KL_NODISCARD int kl_patch_strategic(kl_json_t **target, const kl_json_t *patch,
  * strategy merge on scalars) are unioned, other lists are atomic and replaced. Fields the
  * applier stopped setting, and fields it sets to null, are left alone. applied must be an
  * object. */
-KL_NODISCARD int kl_patch_apply(kl_json_t **target, const kl_json_t *applied,
-                                const kl_stype_t *t, kl_errinfo_t *err);
+KL_NODISCARD int kl_patch_apply(kl_json_t **target, const kl_json_t *applied, const kl_stype_t *t,
+                                kl_errinfo_t *err);
 
 #endif
