@@ -148,8 +148,9 @@ int kl_filter_init(kl_filter_t *f, const kl_res_t *res, const char *ns, const kl
             bool neg;
             kl_fieldsel_term(f->fields, i, &field, &neg, &value);
             if (!field_known(res, field)) {
+                int frc = kl_err(err, KL_EINVAL, "field label not supported: %s", field);
                 kl_filter_cleanup(f);
-                return kl_err(err, KL_EINVAL, "field label not supported: %s", field);
+                return frc;
             }
         }
     }

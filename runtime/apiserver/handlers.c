@@ -1268,7 +1268,13 @@ static void handle_patch(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, con
     kl_json_free(patch);
     if (rc < 0) {
         kl_json_free(obj);
-        kl_respond_status(req, 422, "Invalid", err.msg, p->name, res->group, res->resource, NULL);
+        if (rc == KL_EBADREQUEST)
+            kl_respond_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL, NULL);
+        else if (rc == KL_ETOOBIG)
+            kl_respond_status(req, 413, "RequestEntityTooLarge", err.msg, NULL, NULL, NULL, NULL);
+        else
+            kl_respond_status(req, 422, "Invalid", err.msg, p->name, res->group, res->resource,
+                              NULL);
         return;
     }
     if (!kl_json_is(obj, KL_TOBJECT)) {

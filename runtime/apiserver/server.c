@@ -622,6 +622,42 @@ static void close_remaining(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+static bool connections_open(kl_apiserver_t *srv)
+{
+    return !h2o_linklist_is_empty(&srv->ctx.http1._conns) ||
+           !h2o_linklist_is_empty(&srv->ctx.http2._conns) ||
+           !h2o_linklist_is_empty(&srv->ctx.handshake_timeout._entries);
+}
+
+/* h2o asserts that no timeout is pending when its context is disposed. */
+static bool timeouts_pending(kl_apiserver_t *srv)
+{
+    h2o_timeout_t *all[] = {&srv->ctx.zero_timeout,
+                            &srv->ctx.one_sec_timeout,
+                            &srv->ctx.hundred_ms_timeout,
+                            &srv->ctx.handshake_timeout,
+                            &srv->ctx.http1.req_timeout,
+                            &srv->ctx.http2.idle_timeout,
+                            &srv->ctx.http2.graceful_shutdown_timeout,
+                            &srv->ctx.proxy.io_timeout};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (!h2o_linklist_is_empty(&all[i]->_entries))
+            return true;
+    return false;
+}
+
+/* Waits (up to two seconds) for connections to finish after the shutdown request. */
+static void on_drain_tick(uv_timer_t *t)
+{
+    kl_apiserver_t *srv = t->data;
+    if ((!connections_open(srv) && !timeouts_pending(srv)) ||
+        uv_now(srv->loop) >= srv->drain_deadline) {
+        uv_timer_stop(t);
+        uv_close((uv_handle_t *)t, on_handle_closed);
+        uv_stop(srv->loop);
+    }
+}
+
 static void on_stop_async(uv_async_t *a)
 {
     kl_apiserver_t *srv = a->data;
@@ -633,7 +669,12 @@ static void on_stop_async(uv_async_t *a)
     uv_close((uv_handle_t *)&srv->tick, on_handle_closed);
     uv_close((uv_handle_t *)&srv->gc_idle, on_handle_closed);
     uv_close((uv_handle_t *)&srv->stop_async, on_handle_closed);
-    uv_stop(srv->loop);
+    h2o_context_request_shutdown(&srv->ctx);
+    srv->drain_deadline = uv_now(srv->loop) + 3000;
+    uv_timer_init(srv->loop, &srv->drain);
+    srv->drain.data = srv;
+    srv->handles_open++;
+    uv_timer_start(&srv->drain, on_drain_tick, 0, 50);
 }
 
 int kl_apiserver_run(kl_apiserver_t *srv)
@@ -676,24 +717,23 @@ void kl_apiserver_free(kl_apiserver_t *srv)
     if (srv->thread_started) {
         kl_apiserver_stop(srv);
         uv_thread_join(&srv->thread);
+    } else if (srv->has_own_loop && srv->handles_open && !srv->stopping) {
+        /* Never ran on a thread: stop on this one. */
+        uv_async_send(&srv->stop_async);
+        uv_run(srv->loop, UV_RUN_DEFAULT);
     }
     if (srv->has_own_loop) {
-        if (!srv->stopping && srv->handles_open) {
-            srv->stopping = 1;
-            kl_watch_close_all(srv);
-            uv_close((uv_handle_t *)&srv->listener, NULL);
-            if (srv->handles_open > 1) {
-                uv_close((uv_handle_t *)&srv->tick, NULL);
-                uv_close((uv_handle_t *)&srv->gc_idle, NULL);
-                uv_close((uv_handle_t *)&srv->stop_async, NULL);
-            }
+        if (connections_open(srv) || timeouts_pending(srv)) {
+            /* A client kept its connection past the drain period. h2o cannot dispose a
+             * context with live connections; the process is ending, so leave it. */
+            KL_DEBUG("apiserver", "connections still open at shutdown");
+        } else {
+            h2o_context_dispose(&srv->ctx);
+            uv_walk(srv->loop, close_remaining, NULL);
+            uv_run(srv->loop, UV_RUN_DEFAULT);
+            uv_loop_close(srv->loop);
+            h2o_config_dispose(&srv->config);
         }
-        uv_run(srv->loop, UV_RUN_NOWAIT);
-        h2o_context_dispose(&srv->ctx);
-        uv_walk(srv->loop, close_remaining, NULL);
-        uv_run(srv->loop, UV_RUN_DEFAULT);
-        uv_loop_close(srv->loop);
-        h2o_config_dispose(&srv->config);
     }
     kl_gc_cleanup(srv);
     kl_registry_free(srv->reg);

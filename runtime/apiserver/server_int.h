@@ -46,6 +46,8 @@ struct kl_apiserver {
     uv_tcp_t listener;
     uv_timer_t tick;
     uv_idle_t gc_idle;
+    uv_timer_t drain; /* shutdown: waits for connections to finish */
+    uint64_t drain_deadline;
     int handles_open;
     int stopping;
     uv_sem_t ready; /* posted once serving (thread mode) */
