@@ -138,7 +138,8 @@ int main(int argc, char **argv)
 
     /* Held size: compact documents (managedFields stripped, the cache's default) vs cJSON. */
     kl_json_t *j;
-    kl_json_parse(pod, len, NULL, &j, NULL);
+    if (kl_json_parse(pod, len, NULL, &j, NULL) < 0)
+        return 1;
     kl_json_del(kl_json_get(j, "metadata"), "managedFields");
     size_t stripped_len;
     char *stripped = kl_json_encode_alloc(j, &stripped_len);
