@@ -158,7 +158,10 @@ typedef struct kl_openapi_gv {
 
 /* Appends the OpenAPI v2 (Swagger 2.0) document as JSON, or, with protobuf set, encoded as the
  * gnostic openapi_v2.Document protobuf message that kubectl requests with
- * "Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf". */
+ * "Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf". Answer that request with
+ * "Content-Type: application/octet-stream" as kube-apiserver does: kubectl 1.20 cannot parse the
+ * long media type in a response ("mime: unexpected content after media subtype"). Definitions of
+ * top-level kinds carry x-kubernetes-group-version-kind, which kubectl 1.20's validation needs. */
 KL_NODISCARD int kl_schema_openapi_v2(const kl_openapi_gv_t *gvs, size_t ngvs, bool protobuf,
                                       kl_buf_t *out);
 

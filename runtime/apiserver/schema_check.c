@@ -535,6 +535,18 @@ static bool drop_null(const kl_stype_t *sub, unsigned flags)
     return sub != NULL && sub->crd && sub->kind != KL_SK_ANY && !(flags & KL_SF_NULLABLE);
 }
 
+/* Removes member i of obj (the key is copied first: it dies with the member). */
+static void remove_member(chk_t *c, kl_json_t *obj, uint32_t i)
+{
+    char *key = strdup(obj->u.members[i].key);
+    if (key == NULL) {
+        note_rc(c, KL_ENOMEM);
+        return;
+    }
+    kl_json_del(obj, key);
+    free(key);
+}
+
 static void check_members(chk_t *c, const kl_stype_t *t, kl_json_t *obj)
 {
     size_t splen = c->sp.len, fplen = c->fp.len;
@@ -555,7 +567,7 @@ static void check_members(chk_t *c, const kl_stype_t *t, kl_json_t *obj)
                 }
                 add_unknown(c, m->key);
                 if (c->mode != KL_FIELDVAL_STRICT)
-                    kl_json_del(obj, m->key);
+                    remove_member(c, obj, i);
                 else
                     i++;
                 continue;
@@ -565,7 +577,7 @@ static void check_members(chk_t *c, const kl_stype_t *t, kl_json_t *obj)
         }
         if (m->val->type == KL_TNULL) {
             if (drop_null(sub, flags))
-                kl_json_del(obj, m->key);
+                remove_member(c, obj, i);
             else
                 i++;
             continue;
