@@ -50,6 +50,8 @@ typedef struct kl_sfield {
     const char *merge_key; /* x-kubernetes-patch-merge-key for lists, else NULL */
     unsigned flags;        /* KL_SF_* */
     const char *description;
+    const char *go_embed; /* Go struct the field is inlined from ("VolumeSource", "TypeMeta"),
+                             named in the field path of decoding errors; else NULL */
 } kl_sfield_t;
 
 struct kl_stype {

@@ -199,6 +199,7 @@ typedef struct spec {
     unsigned flags;
     const char *merge_key;
     const char *description;
+    const char *go_embed;
 } spec_t;
 
 static int parse_spec(loader_t *ld, const char *pkg, const char *text, spec_t *out);
@@ -367,6 +368,8 @@ static int parse_spec(loader_t *ld, const char *pkg, const char *text, spec_t *o
             out->flags |= KL_SF_PATCH_MERGE;
             if (val != NULL)
                 out->merge_key = arena_strndup(val, vn);
+        } else if (word_is(w, kn, "in") && val != NULL) {
+            out->go_embed = arena_strndup(val, vn);
         } else if (word_is(w, n, "retainKeys")) {
             out->flags |= KL_SF_RETAIN_KEYS;
         } else if (word_is(w, n, "replace")) {
@@ -461,6 +464,7 @@ static int load_object(loader_t *ld, entry_t *e)
         f->flags = sp.flags;
         f->merge_key = sp.merge_key;
         f->description = sp.description;
+        f->go_embed = sp.go_embed;
         if (f->name == NULL)
             return KL_ENOMEM;
     }
@@ -484,6 +488,7 @@ static int load_object(loader_t *ld, entry_t *e)
             f->name = add[j].name;
             f->type = resolve_name(ld, e->pkg, add[j].type, strlen(add[j].type));
             f->description = add[j].desc;
+            f->go_embed = j < 2 ? "TypeMeta" : NULL;
             if (f->type == NULL)
                 return KL_EINVAL;
         }

@@ -554,6 +554,7 @@ static void check_members(chk_t *c, const kl_stype_t *t, kl_json_t *obj)
     for (uint32_t i = 0; i < obj->len && !c->fatal && c->rc == 0;) {
         kl_jmember_t *m = &obj->u.members[i];
         const kl_stype_t *sub;
+        const char *embed = NULL;
         unsigned flags = 0;
         bool is_map = t->kind == KL_SK_MAP;
         if (is_map) {
@@ -574,6 +575,7 @@ static void check_members(chk_t *c, const kl_stype_t *t, kl_json_t *obj)
             }
             sub = f->type;
             flags = f->flags;
+            embed = f->go_embed;
         }
         if (m->val->type == KL_TNULL) {
             if (drop_null(sub, flags))
@@ -584,7 +586,11 @@ static void check_members(chk_t *c, const kl_stype_t *t, kl_json_t *obj)
         }
         int rc = push_key(&c->sp, m->key);
         if (rc == 0 && !is_map && !t->crd) {
-            rc = push_key(&c->fp, m->key);
+            /* Go names the embedded struct a field is promoted from: Volume.VolumeSource.x. */
+            if (embed != NULL)
+                rc = push_key(&c->fp, embed);
+            if (rc == 0)
+                rc = push_key(&c->fp, m->key);
             c->strct = kl__stype_struct_name(t);
         }
         note_rc(c, rc);

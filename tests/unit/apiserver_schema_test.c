@@ -578,6 +578,33 @@ static void test_schema_type_errors(void **state)
                       "illegal base64 data at input byte 0");
     assert_type_error("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"data\":{\"a\":\"YWJjZA\"}}",
                       "illegal base64 data at input byte 4");
+    /* Fields promoted from embedded Go structs name them in the path. */
+    assert_type_error(
+        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"volumes\":[{"
+        "\"name\":\"v\",\"hostPath\":{\"path\":5}}]}}",
+        "json: cannot unmarshal number into Go struct field "
+        "HostPathVolumeSource.spec.volumes.VolumeSource.hostPath.path of type string");
+    assert_type_error(
+        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"containers\":[{"
+        "\"name\":\"a\",\"livenessProbe\":{\"exec\":[]}}]}}",
+        "json: cannot unmarshal array into Go struct field "
+        "Probe.spec.containers.livenessProbe.ProbeHandler.exec of type v1.ExecAction");
+    assert_type_error("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{"
+                      "\"ephemeralContainers\":[{\"name\":\"d\",\"tty\":\"yes\"}]}}",
+                      "json: cannot unmarshal string into Go struct field "
+                      "EphemeralContainer.spec.ephemeralContainers.EphemeralContainerCommon.tty of "
+                      "type bool");
+    {
+        kl_json_t *obj = parse_any("{\"apiVersion\":\"v1\",\"kind\":[]}");
+        kl_schema_report_t r;
+        kl_schema_report_init(&r);
+        assert_int_equal(
+            kl_schema_check(kl_schema_for_kind("", "v1", "Pod"), obj, KL_FIELDVAL_STRICT, &r), 0);
+        assert_string_equal(r.type_errors.data, "json: cannot unmarshal array into Go struct "
+                                                "field Pod.TypeMeta.kind of type string");
+        kl_schema_report_cleanup(&r);
+        kl_json_free(obj);
+    }
     /* Types with their own decoders. */
     assert_type_error("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"containers\":[{"
                       "\"name\":\"a\",\"resources\":{\"limits\":{\"cpu\":\"1x\"}}}]}}",
