@@ -96,6 +96,8 @@ int kl_ferr_format(const kl_ferr_t *f, kl_buf_t *out)
         return rc;
     case KL_FERR_DUPLICATE:
         return kl_buf_printf(out, "Duplicate value: %s", f->value ? f->value : "null");
+    case KL_FERR_RAW:
+        return kl_buf_puts(out, f->detail ? f->detail : "invalid");
     case KL_FERR_TOO_LONG:
         rc = kl_buf_puts(out, "Too long");
         if (rc == 0 && f->detail)

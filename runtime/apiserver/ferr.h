@@ -23,6 +23,7 @@ typedef enum kl_ferr_type {
     KL_FERR_DUPLICATE,     /* FieldValueDuplicate: "Duplicate value: <v>" */
     KL_FERR_TOO_LONG,      /* FieldValueTooLong */
     KL_FERR_IMMUTABLE,     /* an Invalid whose detail is "field is immutable" */
+    KL_FERR_RAW,           /* FieldValueInvalid whose detail is already worded: "field: detail" */
 } kl_ferr_type_t;
 
 typedef struct kl_ferr {

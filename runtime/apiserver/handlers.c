@@ -285,8 +285,9 @@ static int ctype_is(const char *ct, size_t len, const char *want)
     return len >= n && strncasecmp(ct, want, n) == 0 && (len == n || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* Decodes the request body as an object. Writes the response itself on failure. */
-int kl_decode_body(h2o_req_t *req, const kl_res_t *res, kl_json_t **out, int allow_yaml)
+/* Decodes the request body as an object. Duplicate keys fail in Strict mode and otherwise the
+ * last one wins, as kube-apiserver decodes. Writes the response itself on failure. */
+int kl_decode_body(h2o_req_t *req, const kl_res_t *res, kl_json_t **out, kl_fieldval_t mode)
 {
     if (req->entity.len > KL_MAX_BODY) {
         kl_respond_statusf(req, 413, "RequestEntityTooLarge",
@@ -305,25 +306,31 @@ int kl_decode_body(h2o_req_t *req, const kl_res_t *res, kl_json_t **out, int all
             NULL, NULL, NULL, NULL);
         return -1;
     }
-    kl_parse_opts_t po = {.flags = KL_PARSE_ALLOW_DUPLICATE_KEYS};
+    bool yaml = ct && ctype_is(ct, ctl, "application/yaml");
+    kl_parse_opts_t po = {.flags = mode == KL_FIELDVAL_STRICT ? 0 : KL_PARSE_ALLOW_DUPLICATE_KEYS};
     kl_errinfo_t err;
-    int rc;
-    if (ct && (ctype_is(ct, ctl, "application/yaml") || allow_yaml))
-        rc = kl_json_parse_any(req->entity.base, req->entity.len, &po, out, &err);
-    else
-        rc = kl_json_parse(req->entity.base, req->entity.len, &po, out, &err);
+    int rc = yaml ? kl_json_parse_any(req->entity.base, req->entity.len, &po, out, &err)
+                  : kl_json_parse(req->entity.base, req->entity.len, &po, out, &err);
     if (rc < 0) {
-        char msg[700];
-        snprintf(msg, sizeof(msg), "%s in version \"%s\" cannot be handled as a %s: %s", res->kind,
-                 res->version, res->kind, err.msg);
+        char msg[800];
+        if (rc == KL_EDUPKEY) {
+            const char *q = strchr(err.msg, '"');
+            snprintf(msg, sizeof(msg),
+                     "%s in version \"%s\" cannot be handled as a %s: strict decoding error: "
+                     "duplicate field %s",
+                     res->kind, res->version, res->kind, q ? q : err.msg);
+        } else {
+            snprintf(msg, sizeof(msg), "%s in version \"%s\" cannot be handled as a %s: %s",
+                     res->kind, res->version, res->kind, err.msg);
+        }
         kl_respond_status(req, 400, "BadRequest", msg, NULL, NULL, NULL, NULL);
         return -1;
     }
     if (!kl_json_is(*out, KL_TOBJECT)) {
         kl_json_free(*out);
         kl_respond_statusf(req, 400, "BadRequest",
-                           "%s in version \"%s\" cannot be handled as a %s: "
-                           "the body must be a JSON object",
+                           "%s in version \"%s\" cannot be handled as a %s: the body must be a "
+                           "JSON object",
                            res->kind, res->version, res->kind);
         return -1;
     }
@@ -380,6 +387,28 @@ int kl_check_schema(h2o_req_t *req, const kl_res_t *res, kl_json_t *obj, kl_fiel
         kl_respond_status(req, 400, "BadRequest", e == 0 ? msg.data : "bad request", NULL, NULL,
                           NULL, NULL);
         kl_buf_cleanup(&msg);
+        kl_schema_report_cleanup(&r);
+        return -1;
+    }
+    if (r.ninvalid) {
+        /* Custom resources: schema violations are field errors (422). */
+        kl_ferrs_t errs;
+        kl_ferrs_init(&errs);
+        for (const char *p = r.invalid.data; p && *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            char line[1024];
+            snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1), p);
+            char *colon = strstr(line, ": ");
+            if (colon) {
+                *colon = '\0';
+                kl_ferr_add(&errs, KL_FERR_RAW, line, NULL, colon + 2);
+            }
+            p = nl ? nl + 1 : p + n;
+        }
+        const char *name = kl_json_path_str(obj, "metadata", "name", NULL);
+        kl_invalid(req, res, name ? name : "", &errs);
+        kl_ferrs_cleanup(&errs);
         kl_schema_report_cleanup(&r);
         return -1;
     }
@@ -936,7 +965,7 @@ static void handle_create(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, co
                           const kl_query_t *q)
 {
     kl_json_t *obj;
-    if (kl_decode_body(req, res, &obj, 0) < 0)
+    if (kl_decode_body(req, res, &obj, kl_field_validation(q)) < 0)
         return;
     if (kl_check_schema(req, res, obj, kl_field_validation(q)) < 0 ||
         kl_check_type(req, res, obj) < 0) {
@@ -1145,7 +1174,7 @@ static void handle_update(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, co
                           const kl_query_t *q)
 {
     kl_json_t *obj;
-    if (kl_decode_body(req, res, &obj, 0) < 0)
+    if (kl_decode_body(req, res, &obj, kl_field_validation(q)) < 0)
         return;
     if (kl_check_schema(req, res, obj, kl_field_validation(q)) < 0 ||
         kl_check_type(req, res, obj) < 0) {

@@ -34,7 +34,7 @@ void kl_send_json(h2o_req_t *req, int status, kl_json_t *obj);
 void kl_not_found(h2o_req_t *req, const kl_res_t *res, const char *name);
 void kl_conflict(h2o_req_t *req, const kl_res_t *res, const char *name);
 void kl_invalid(h2o_req_t *req, const kl_res_t *res, const char *name, const kl_ferrs_t *errs);
-int kl_decode_body(h2o_req_t *req, const kl_res_t *res, kl_json_t **out, int allow_yaml);
+int kl_decode_body(h2o_req_t *req, const kl_res_t *res, kl_json_t **out, kl_fieldval_t mode);
 kl_fieldval_t kl_field_validation(const kl_query_t *q);
 int kl_check_schema(h2o_req_t *req, const kl_res_t *res, kl_json_t *obj, kl_fieldval_t mode);
 int kl_check_type(h2o_req_t *req, const kl_res_t *res, kl_json_t *obj);

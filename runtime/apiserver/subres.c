@@ -113,7 +113,7 @@ void kl_binding_create(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const
                        const kl_query_t *q)
 {
     kl_json_t *b;
-    if (kl_decode_body(req, res, &b, 0) < 0)
+    if (kl_decode_body(req, res, &b, KL_FIELDVAL_IGNORE) < 0)
         return;
     const char *name = kl_json_path_str(b, "metadata", "name", NULL);
     kl_res_t *pods = kl_registry_find(srv->reg, "", "v1", "pods");
@@ -417,7 +417,7 @@ static void ns_finalize(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, cons
         return;
     }
     kl_json_t *body;
-    if (kl_decode_body(req, res, &body, 0) < 0)
+    if (kl_decode_body(req, res, &body, KL_FIELDVAL_IGNORE) < 0)
         return;
     kl_json_t *obj = kl_json_from_val(kl_obj_root(e->obj->doc));
     kl_json_t *spec = obj ? kl_json_ensure_object(obj, "spec") : NULL;
@@ -443,7 +443,7 @@ bool kl_subresource(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl
         if (!method_is(req, "POST"))
             return false;
         kl_json_t *b;
-        if (kl_decode_body(req, res, &b, 0) < 0)
+        if (kl_decode_body(req, res, &b, KL_FIELDVAL_IGNORE) < 0)
             return true;
         bind_pod(srv, req, res, p->namespace, p->name, b);
         kl_json_free(b);

@@ -283,7 +283,9 @@ assert_contains "$out" "SIZE" "CRD printer column"
 assert_contains "$out" "w1" "custom resource listed"
 assert_contains "$out" "7" "custom resource column value"
 assert_contains "$(k get wd w1 -o name)" "widget.example.com/w1" "short name"
-out=$(k patch widget w1 --type=merge -p '{"spec":{"nope":1}}' 2>&1 || true)
+out=$(k patch widget w1 --type=merge -p '{"spec":{"size":"big"}}' 2>&1 || true)
+assert_contains "$out" "spec.size" "custom resource schema violation"
+assert_contains "$out" "is invalid" "custom resource schema violation"
 pass "CRD and custom resources"
 
 # --- the sample manifests as shipped -----------------------------------------------------------
