@@ -51,16 +51,32 @@ check_pkg tzdata
 # kubernetes-client (v1.20) so the tests still run.
 check_cmd kubectl kubernetes-client
 
-if ((${#need[@]} == 0)); then
-    echo "install-deps: everything is installed"
-    exit 0
-fi
-
-echo "install-deps: installing ${need[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
     sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq || echo "install-deps: apt-get update failed, trying the cached lists" >&2
-$sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+
+if ((${#need[@]} == 0)); then
+    echo "install-deps: everything is installed"
+else
+    echo "install-deps: installing ${need[*]}"
+    $sudo apt-get update -qq || echo "install-deps: apt-get update failed, trying the cached lists" >&2
+    $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# Debian's kubectl 1.20 (package kubernetes-client) is what a machine without another kubectl
+# gets; the end-to-end tests also run it (legacy discovery, /openapi/v2 as protobuf). It is
+# unpacked beside the machine's kubectl, not installed over it.
+KL_DEPS_DIR=${KL_DEPS_DIR:-$HOME/.cache/kubelua-deps}
+if [ ! -x "$KL_DEPS_DIR/kubectl-1.20" ]; then
+    tmp=$(mktemp -d)
+    if (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null 2>&1) &&
+        dpkg-deb -x "$tmp"/kubernetes-client_*.deb "$tmp/x" &&
+        mkdir -p "$KL_DEPS_DIR" && cp "$tmp/x/usr/bin/kubectl" "$KL_DEPS_DIR/kubectl-1.20"; then
+        echo "install-deps: kubectl 1.20 unpacked to $KL_DEPS_DIR/kubectl-1.20"
+    else
+        echo "install-deps: could not fetch Debian's kubectl 1.20 (tests with it will be skipped)" >&2
+    fi
+    rm -rf "$tmp"
+fi

@@ -402,9 +402,9 @@ static void serve_openapi_v2(kl_apiserver_t *srv, h2o_req_t *req)
         kl_respond_statusf(req, 500, "InternalError", "building the OpenAPI document failed");
         return;
     }
-    kl_respond(
-        req, 200,
-        pb ? "application/com.github.proto-openapi.spec.v2@v1.0+protobuf" : "application/json", &b);
+    /* kube-apiserver labels the protobuf document application/octet-stream; kubectl 1.20
+     * cannot parse the long proto-openapi media type as a Content-Type. */
+    kl_respond(req, 200, pb ? "application/octet-stream" : "application/json", &b);
 }
 
 static bool prefix(const char *p, size_t len, const char *lit, size_t *rest)
