@@ -12,5 +12,7 @@ typedef struct kl_cmd {
 int kl_cmd_version(int argc, char **argv);
 int kl_cmd_check(int argc, char **argv);
 int kl_cmd_apiserver(int argc, char **argv);
+int kl_cmd_test(int argc, char **argv);
+int kl_cmd_exec(int argc, char **argv);
 
 #endif

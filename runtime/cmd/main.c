@@ -8,6 +8,8 @@ static const kl_cmd_t commands[] = {
     {"version", "print the kubelua and emulated Kubernetes versions", kl_cmd_version},
     {"apiserver", "run the embedded Kubernetes-compatible API server alone", kl_cmd_apiserver},
     {"check", "load policies in the sandbox and report errors", kl_cmd_check},
+    {"test", "run policy specs against an in-process fake cluster", kl_cmd_test},
+    {"__exec", "(internal) supervise one container process of the node agent", kl_cmd_exec},
     {NULL, NULL, NULL},
 };
 

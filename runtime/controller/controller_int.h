@@ -1,0 +1,97 @@
+/* controller/controller_int.h - structures shared by controller.c, ctx.c and events.c. */
+#ifndef KL_CONTROLLER_INT_H
+#define KL_CONTROLLER_INT_H
+
+#include <lua.h>
+
+#include "kubelua/metrics.h"
+#include "kubelua/queue.h"
+#include "kubelua/script.h"
+#include "kubelua/strmap.h"
+
+#include "controller/controller.h"
+
+typedef struct watch_spec {
+    kl_resource_t *res;
+    int map_ref; /* registry ref of the map function in the current generation */
+} watch_spec_t;
+
+typedef struct expectation {
+    int adds;
+    int dels;
+    double since; /* when they were set (for the 5-minute expiry) */
+} expectation_t;
+
+struct kl_controller {
+    kl_manager_t *m;
+    char *name;
+    char *path; /* policy file, or NULL for buffers */
+    char *chunkname;
+    char *policy_dir;
+    kl_script_t *script;
+    unsigned generation;
+    kl_resource_t *primary;
+    kl_resource_t **owns;
+    size_t nowns;
+    watch_spec_t *watches;
+    size_t nwatches;
+    int workers;
+    double resync;
+    double next_resync;
+    kl_queue_t *queue;
+    size_t running;
+    kl_strmap_t expectations; /* key -> expectation_t (owned) */
+    /* metrics */
+    uint64_t reconciles_ok, reconciles_error, reconciles_requeue, reconciles_requeue_after;
+    kl_histogram_t reconcile_time;
+    uint64_t lua_ns;
+    uint64_t lua_errors;
+    uint64_t budget_kills, memory_kills;
+    bool subscribed;
+    bool stopping;
+};
+
+struct kl_manager {
+    kl_manager_opts_t o;
+    char *field_manager;
+    char *instance;
+    kl_controller_t **ctrls;
+    size_t n, cap;
+    bool leader;
+    kl_strmap_t events; /* recorder: aggregation key -> event_seen_t */
+    uv_timer_t *resync_timer;
+    uint64_t writes, write_errors;
+};
+
+/* A reconcile in flight. */
+typedef struct reconcile {
+    kl_controller_t *c;
+    char *key;
+    char *ns; /* namespace part of the key, NULL for cluster-scoped */
+    char *name;
+    double start;
+    uint64_t start_ns;
+    kl_invocation_t *inv;
+    struct ctx_ud *ctx;   /* the ctx userdata, marked dead when the reconcile ends */
+    double requeue_after; /* set by ctx:requeue_after */
+} reconcile_t;
+
+/* ctx.c */
+void kl_ctx_register(lua_State *L);
+/* [-0, +1, m] Pushes a new ctx userdata bound to r. */
+void kl_ctx_push(lua_State *L, reconcile_t *r);
+/* Marks the ctx of a finished reconcile dead (its methods raise afterwards). */
+void kl_ctx_kill(reconcile_t *r);
+/* Resolves a resource spec for a controller (cached by the backend). Raises on failure. */
+kl_resource_t *kl_ctx_resource(lua_State *L, kl_controller_t *c, int idx);
+
+/* expectations (controller.c) */
+void kl_expect(kl_controller_t *c, const char *key, int adds, int dels);
+bool kl_expectations_satisfied(kl_controller_t *c, const char *key);
+
+/* events.c: records a Kubernetes Event about obj (aggregated like client-go's recorder). */
+void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, const char *type,
+                     const char *reason, const char *message);
+void kl_events_cleanup(kl_manager_t *m);
+
+#endif
