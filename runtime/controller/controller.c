@@ -166,47 +166,12 @@ static int load_generation(kl_manager_t *m, const char *name, const char *path,
     return 0;
 }
 
-/* ---- Expectations (upstream's ControllerExpectations) ------------------------------------- */
+/* ---- Expectations ----------------------------------------------------------------------- */
 
-void kl_expect(kl_controller_t *c, const char *key, int adds, int dels)
+static int64_t exp_clock(void *ud)
 {
-    expectation_t *e = kl_strmap_get(&c->expectations, key);
-    if (e == NULL) {
-        e = calloc(1, sizeof(*e));
-        if (e == NULL || kl_strmap_put(&c->expectations, key, e, NULL) < 0) {
-            free(e);
-            return;
-        }
-    }
-    e->adds = adds;
-    e->dels = dels;
-    e->since = now_of(c->m);
-}
-
-static void observe(kl_controller_t *c, const char *key, int adds, int dels)
-{
-    expectation_t *e = kl_strmap_get(&c->expectations, key);
-    if (e == NULL)
-        return;
-    e->adds -= adds;
-    e->dels -= dels;
-}
-
-bool kl_expectations_satisfied(kl_controller_t *c, const char *key)
-{
-    expectation_t *e = kl_strmap_get(&c->expectations, key);
-    if (e == NULL)
-        return true;
-    if (e->adds <= 0 && e->dels <= 0)
-        return true;
-    return now_of(c->m) - e->since > EXPECTATIONS_TTL;
-}
-
-static void expectations_forget(kl_controller_t *c, const char *key)
-{
-    void *v;
-    if (kl_strmap_del(&c->expectations, key, &v) == 0)
-        free(v);
+    kl_controller_t *c = ud;
+    return (int64_t)(now_of(c->m) * 1000);
 }
 
 /* ---- Event handlers --------------------------------------------------------------------- */
@@ -235,7 +200,7 @@ static void on_primary(const kl_resource_t *res, kl_change_t change, const kl_ob
     char key[600];
     object_key(obj, key, sizeof(key));
     if (change == KL_CHANGE_DELETE)
-        expectations_forget(c, key);
+        kl_expectations_delete(c->exp, key);
     enqueue(c, key);
 }
 
@@ -278,14 +243,21 @@ static void on_owned(const kl_resource_t *res, kl_change_t change, const kl_obj_
                      const kl_obj_t *old, void *ud)
 {
     kl_controller_t *c = ud;
-    char key[600];
+    char key[600], own[600];
     bool have = owner_key(c, obj, key, sizeof(key));
-    if (change == KL_CHANGE_ADD && have)
-        observe(c, key, terminating(obj) ? 0 : 1, terminating(obj) ? 1 : 0);
-    else if (change == KL_CHANGE_DELETE && have)
-        observe(c, key, 0, terminating(obj) ? 0 : 1);
-    else if (change == KL_CHANGE_UPDATE && have && terminating(obj) && !terminating(old))
-        observe(c, key, 0, 1);
+    object_key(obj, own, sizeof(own));
+    /* As upstream: a new object is a creation observed (a new one already terminating counts
+     * as a deletion), and a deletion is observed when the object goes or starts terminating;
+     * tracked pod keys make the two count once. */
+    if (change == KL_CHANGE_ADD && have) {
+        if (terminating(obj))
+            kl_expectations_deletion_observed(c->exp, key, own);
+        else
+            kl_expectations_creation_observed(c->exp, key);
+    } else if (have && (change == KL_CHANGE_DELETE ||
+                        (change == KL_CHANGE_UPDATE && terminating(obj) && !terminating(old)))) {
+        kl_expectations_deletion_observed(c->exp, key, own);
+    }
     if (have)
         enqueue(c, key);
     /* An update that changed the controller owner enqueues the old owner too. */
@@ -656,7 +628,11 @@ static int add_controller(kl_manager_t *m, const char *path, const char *chunkna
     c->path = path ? strdup(path) : NULL;
     c->chunkname = chunkname ? strdup(chunkname) : NULL;
     c->policy_dir = dir ? strdup(dir) : NULL;
-    kl_strmap_init(&c->expectations, KL_STRMAP_COPY_KEYS);
+    kl_expectations_opts_t eo = {.now_ms = exp_clock, .ud = c};
+    if (kl_expectations_new(&eo, &c->exp) < 0) {
+        kl_script_free(s);
+        goto fail;
+    }
     if (kl_histogram_init_exponential(&c->reconcile_time, 0.0001, 2, 18) < 0) {
         kl_script_free(s);
         goto fail;
@@ -700,7 +676,7 @@ fail:
         kl_queue_free(c->queue);
     kl_script_free(c->script);
     kl_histogram_cleanup(&c->reconcile_time);
-    kl_strmap_cleanup(&c->expectations);
+    kl_expectations_unref(c->exp);
     free(c->owns);
     free(c->watches);
     free(c->name);
@@ -795,12 +771,7 @@ static void controller_free(kl_controller_t *c)
     kl_queue_shut_down(c->queue, false);
     kl_script_free(c->script); /* cancels in-flight reconciles */
     kl_queue_free(c->queue);
-    size_t it = 0;
-    const char *k;
-    void *v;
-    while (kl_strmap_next(&c->expectations, &it, &k, &v))
-        free(v);
-    kl_strmap_cleanup(&c->expectations);
+    kl_expectations_unref(c->exp);
     kl_histogram_cleanup(&c->reconcile_time);
     free(c->owns);
     free(c->watches);

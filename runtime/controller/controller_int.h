@@ -4,6 +4,7 @@
 
 #include <lua.h>
 
+#include "kubelua/expectations.h"
 #include "kubelua/metrics.h"
 #include "kubelua/queue.h"
 #include "kubelua/script.h"
@@ -15,12 +16,6 @@ typedef struct watch_spec {
     kl_resource_t *res;
     int map_ref; /* registry ref of the map function in the current generation */
 } watch_spec_t;
-
-typedef struct expectation {
-    int adds;
-    int dels;
-    double since; /* when they were set (for the 5-minute expiry) */
-} expectation_t;
 
 struct kl_controller {
     kl_manager_t *m;
@@ -40,7 +35,7 @@ struct kl_controller {
     double next_resync;
     kl_queue_t *queue;
     size_t running;
-    kl_strmap_t expectations; /* key -> expectation_t (owned) */
+    kl_expectations_t *exp;
     /* metrics */
     uint64_t reconciles_ok, reconciles_error, reconciles_requeue, reconciles_requeue_after;
     kl_histogram_t reconcile_time;
@@ -84,10 +79,6 @@ void kl_ctx_push(lua_State *L, reconcile_t *r);
 void kl_ctx_kill(reconcile_t *r);
 /* Resolves a resource spec for a controller (cached by the backend). Raises on failure. */
 kl_resource_t *kl_ctx_resource(lua_State *L, kl_controller_t *c, int idx);
-
-/* expectations (controller.c) */
-void kl_expect(kl_controller_t *c, const char *key, int adds, int dels);
-bool kl_expectations_satisfied(kl_controller_t *c, const char *key);
 
 /* events.c: records a Kubernetes Event about obj (aggregated like client-go's recorder). */
 void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, const char *type,

@@ -491,25 +491,52 @@ static const char *key_arg(lua_State *L, ctx_ud_t *c, int idx)
     return lua_isnoneornil(L, idx) ? c->r->key : luaL_checkstring(L, idx);
 }
 
-/* ctx:expect_creations(n [, key]) / ctx:expect_deletions(n [, key]) */
+/* ctx:expect_creations(n [, key])   [-?, +0, e] */
 static int ctx_expect_creations(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_expect(c->r->c, key_arg(L, c, 3), (int)luaL_checkinteger(L, 2), 0);
+    if (kl_expectations_set(c->r->c->exp, key_arg(L, c, 3), luaL_checkinteger(L, 2), 0) < 0)
+        return luaL_error(L, "out of memory");
     return 0;
 }
 
+/* ctx:expect_deletions(n | {pod objects or "ns/name" keys} [, key])   [-?, +0, e] */
 static int ctx_expect_deletions(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_expect(c->r->c, key_arg(L, c, 3), 0, (int)luaL_checkinteger(L, 2));
+    const char *key = key_arg(L, c, 3);
+    if (!lua_istable(L, 2)) {
+        if (kl_expectations_set(c->r->c->exp, key, 0, luaL_checkinteger(L, 2)) < 0)
+            return luaL_error(L, "out of memory");
+        return 0;
+    }
+    lua_Integer n = luaL_len(L, 2);
+    if (n > 100000)
+        return luaL_error(L, "too many deletions");
+    const char **keys = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n ? n : 1), 0);
+    char(*bufs)[600] = lua_newuserdatauv(L, 600 * (size_t)(n ? n : 1), 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i);
+        kl_val_t v = kl_lua_to_val(L, -1);
+        if (!kl_val_missing(v)) {
+            const char *pns = kl_val_path_str(v, "metadata", "namespace", NULL);
+            const char *pn = kl_val_path_str(v, "metadata", "name", NULL);
+            snprintf(bufs[i - 1], 600, "%s%s%s", pns ? pns : "", pns ? "/" : "", pn ? pn : "");
+        } else {
+            snprintf(bufs[i - 1], 600, "%s", luaL_checkstring(L, -1));
+        }
+        keys[i - 1] = bufs[i - 1];
+        lua_pop(L, 1);
+    }
+    if (kl_expectations_set_keys(c->r->c->exp, key, 0, keys, (size_t)n) < 0)
+        return luaL_error(L, "out of memory");
     return 0;
 }
 
 static int ctx_satisfied(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
-    lua_pushboolean(L, kl_expectations_satisfied(c->r->c, key_arg(L, c, 2)));
+    lua_pushboolean(L, kl_expectations_satisfied(c->r->c->exp, key_arg(L, c, 2)));
     return 1;
 }
 
