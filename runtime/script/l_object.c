@@ -46,10 +46,17 @@ kl_val_t kl_lua_to_val(lua_State *L, int idx)
     return (kl_val_t){p->doc, p->cell};
 }
 
+static void object_init(lua_State *L);
+
 static void push_proxy(lua_State *L, kl_val_t v)
 {
     /* One proxy per node while it is alive: identity for ==, and fewer allocations. */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_key);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_key) != LUA_TTABLE) {
+        /* First object in a state whose policy never required "kube". */
+        lua_pop(L, 1);
+        object_init(L);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_key);
+    }
     void *id = (void *)kl_val_id(v);
     if (lua_rawgetp(L, -1, id) == LUA_TUSERDATA) {
         proxy_t *p = lua_touserdata(L, -1);
@@ -684,9 +691,9 @@ static int l_json_encode(lua_State *L)
     return 1;
 }
 
-void kl_lua_object_register(lua_State *L)
+/* Metatables and the proxy cache, once per state.   [-0, +0, m] */
+static void object_init(lua_State *L)
 {
-    int mod = lua_gettop(L);
     if (luaL_newmetatable(L, PROXY_MT)) {
         static const luaL_Reg meta[] = {{"__index", proxy_index},
                                         {"__newindex", proxy_newindex},
@@ -727,6 +734,12 @@ void kl_lua_object_register(lua_State *L)
             lua_pop(L, 1);
         }
     }
+}
+
+void kl_lua_object_register(lua_State *L)
+{
+    int mod = lua_gettop(L);
+    object_init(L);
     static const luaL_Reg funcs[] = {{"copy", l_copy},
                                      {"array", l_array},
                                      {"object", l_object},
