@@ -12,6 +12,8 @@ function(kl_embed_lua var)
       list(APPEND files ${found})
     endforeach()
   endforeach()
+  # LuaLS annotation stubs are for editors, not for the binary.
+  list(FILTER files EXCLUDE REGEX "^lua/meta/")
   list(SORT files)
   set(abs)
   foreach(f ${files})

@@ -1,0 +1,132 @@
+---@meta
+-- LuaLS annotations for the policy contract and the `ctx` a reconcile receives
+-- (runtime/controller/ctx.c). Point your editor's Lua language server at lua/meta/.
+
+---@class kube.Policy
+---@field name? string                 Controller name (logs, metrics, events); default: file name
+---@field primary string               Reconciled resource, "group/version/plural" ("v1/pods" for core)
+---@field owns? string[]               Resources whose objects enqueue their controller owner
+---@field watches? kube.Watch[]        Other inputs mapped to primary keys
+---@field workers? integer             Concurrent reconciles (default 5)
+---@field resync? number               Seconds between re-enqueues of every primary object (0: never)
+---@field reconcile fun(ctx: kube.Ctx, key: string): kube.Result?, (string|kube.Error)?
+
+---@class kube.Watch
+---@field resource string              "group/version/plural"
+---@field map fun(obj: table): string[]|string|nil  Primary keys ("ns/name") to enqueue; must not yield
+
+---@class kube.Result
+---@field requeue_after? number        Reconcile again after this many seconds
+---@field requeue? boolean             Reconcile again with per-key backoff
+---@field error? string                Treated like an error: backoff, Warning event, log
+
+---@class kube.Error
+---@field code integer                 HTTP status (0 for transport errors)
+---@field reason string                "NotFound", "Conflict", "AlreadyExists", "Invalid", ...
+---@field message string               The server's message (tostring(err) gives it too)
+---@field not_found boolean
+---@field conflict boolean             409 on a stale resourceVersion
+---@field already_exists boolean
+---@field invalid boolean              422
+
+---@class kube.ListOptions
+---@field namespace? string
+---@field selector? table|string       {app="x"}, a metav1.LabelSelector table, or "app=x,tier!=db"
+---@field owner? string                Controller owner reference uid
+---@field node? string                 spec.nodeName (pods)
+---@field fields? string               Field selector, e.g. "status.phase=Running"
+
+---@class kube.PatchOptions
+---@field type? "merge"|"json"|"strategic"|"apply"  Default "merge"
+---@field subresource? string          e.g. "status"
+---@field field_manager? string        Default "kubelua"
+---@field force? boolean               Server-side apply: take ownership on conflicts
+---@field dry_run? boolean
+
+---@class kube.DeleteOptions
+---@field propagation? "Background"|"Foreground"|"Orphan"
+---@field grace_period? integer        Seconds
+---@field uid? string                  Precondition
+---@field resource_version? string     Precondition
+---@field dry_run? boolean
+
+---@class kube.Logger
+local Logger = {}
+function Logger:debug(...) end
+function Logger:info(...) end
+function Logger:warn(...) end
+function Logger:error(...) end
+
+---@class kube.Ctx
+---@field key string                   The key being reconciled ("ns/name" or "name")
+---@field namespace string?            Its namespace (nil for cluster-scoped)
+---@field name string                  Its name
+---@field now number                   Wall-clock time in Unix seconds (the fake cluster's clock in tests)
+---@field controller string            The controller's name
+---@field log kube.Logger              Logs tagged with controller and key
+local Ctx = {}
+
+--- Reads one object from the cache (a read-only view), or nil.
+---@param resource string
+---@param ns_or_key string|nil         Namespace, or a "ns/name" key when name is omitted
+---@param name? string
+---@return table|nil
+function Ctx:get(resource, ns_or_key, name) end
+
+--- Reads objects from the cache (read-only views), sorted by namespace/name.
+---@param resource string
+---@param opts? kube.ListOptions
+---@return table[]
+function Ctx:list(resource, opts) end
+
+--- Creates an object; suspends the reconcile until the server answers.
+---@param resource string
+---@param obj table                    A plain table (kube.copy form) or a view
+---@param opts? {dry_run?: boolean}
+---@return table|nil created, kube.Error|nil err
+function Ctx:create(resource, obj, opts) end
+
+--- Replaces an object (metadata.resourceVersion, when set, must be current: else err.conflict).
+---@return table|nil updated, kube.Error|nil err
+function Ctx:update(resource, obj, opts) end
+
+--- Replaces an object's status (the status subresource).
+---@return table|nil updated, kube.Error|nil err
+function Ctx:update_status(resource, obj, opts) end
+
+--- Patches an object.
+---@param resource string
+---@param ns string|nil
+---@param name string
+---@param patch table
+---@param opts? kube.PatchOptions
+---@return table|nil patched, kube.Error|nil err
+function Ctx:patch(resource, ns, name, patch, opts) end
+
+--- Deletes an object: ctx:delete(resource, ns, name [, opts]) or ctx:delete(resource, obj [, opts])
+--- (the second form adds a uid precondition).
+---@return boolean|table|nil ok, kube.Error|nil err
+function Ctx:delete(resource, ...) end
+
+--- Records a Kubernetes Event about obj; repeats within ten minutes bump its count.
+---@param obj table
+---@param type "Normal"|"Warning"
+---@param reason string
+---@param message string
+function Ctx:event(obj, type, reason, message) end
+
+--- Expectations: creations/deletions issued and not yet seen in the cache, for a key (default
+--- the current one). Informer events lower them; they expire after five minutes.
+---@param n integer
+---@param key? string
+function Ctx:expect_creations(n, key) end
+---@param n_or_pods integer|table      A count, or the pods (views or "ns/name" keys) being deleted
+---@param key? string
+function Ctx:expect_deletions(n_or_pods, key) end
+---@param key? string
+---@return boolean
+function Ctx:satisfied(key) end
+
+--- Asks for another reconcile of this key after `seconds` (the smallest request wins).
+---@param seconds number
+function Ctx:requeue_after(seconds) end
