@@ -21,7 +21,7 @@
 #include "kubelua/selector.h"
 
 /* A resolved resource: "batch/v1/jobs" -> group batch, version v1, kind Job, namespaced. */
-typedef struct kl_resource {
+typedef struct kl_rtype {
     char *group; /* "" for core */
     char *version;
     char *resource; /* plural */
@@ -30,7 +30,7 @@ typedef struct kl_resource {
     char *spec;        /* "batch/v1/jobs" or "v1/pods" */
     bool namespaced;
     void *impl; /* the backend's per-resource state (cache) */
-} kl_resource_t;
+} kl_rtype_t;
 
 /* Cache query: every field is optional (NULL / 0). */
 typedef struct kl_cache_query {
@@ -50,7 +50,7 @@ typedef enum kl_write_op {
 
 typedef struct kl_write {
     kl_write_op_t op;
-    const kl_resource_t *res;
+    const kl_rtype_t *res;
     const char *namespace;   /* NULL for cluster-scoped */
     const char *name;        /* NULL for create */
     const char *subresource; /* "status" ... or NULL */
@@ -65,15 +65,15 @@ typedef struct kl_write {
 } kl_write_t;
 
 /* The server's answer to a failed write (a Status), or a transport error. */
-typedef struct kl_status {
+typedef struct kl_write_status {
     int code;        /* HTTP status, 0 for transport errors */
     char reason[64]; /* "NotFound", "Conflict", "AlreadyExists", "Invalid", ... */
     char message[1024];
-} kl_status_t;
+} kl_write_status_t;
 
 /* rc is 0 or a KL_E* code; on success result is the object the server returned (the callback
  * owns the reference; NULL for deletes answered with a Status). */
-typedef void (*kl_write_cb)(int rc, kl_obj_t *result, const kl_status_t *status, void *ud);
+typedef void (*kl_write_cb)(int rc, kl_obj_t *result, const kl_write_status_t *status, void *ud);
 
 typedef enum kl_change {
     KL_CHANGE_ADD = 1,
@@ -83,22 +83,22 @@ typedef enum kl_change {
 
 /* Informer event: obj is the new state (the last known state for deletes), old the previous
  * one for updates. Both borrowed. */
-typedef void (*kl_change_cb)(const kl_resource_t *res, kl_change_t change, const kl_obj_t *obj,
+typedef void (*kl_change_cb)(const kl_rtype_t *res, kl_change_t change, const kl_obj_t *obj,
                              const kl_obj_t *old, void *ud);
 
 typedef struct kl_backend kl_backend_t;
 
 typedef struct kl_backend_ops {
     /* Resolves "group/version/resource" ("v1/pods" for core), starting its cache. */
-    int (*resolve)(kl_backend_t *b, const char *spec, kl_resource_t **out, kl_errinfo_t *err);
-    const kl_obj_t *(*get)(kl_backend_t *b, kl_resource_t *res, const char *ns, const char *name);
+    int (*resolve)(kl_backend_t *b, const char *spec, kl_rtype_t **out, kl_errinfo_t *err);
+    const kl_obj_t *(*get)(kl_backend_t *b, kl_rtype_t *res, const char *ns, const char *name);
     /* Calls fn for each cached object matching q; stops early when fn returns false. */
-    void (*each)(kl_backend_t *b, kl_resource_t *res, const kl_cache_query_t *q,
+    void (*each)(kl_backend_t *b, kl_rtype_t *res, const kl_cache_query_t *q,
                  bool (*fn)(const kl_obj_t *obj, void *ud), void *ud);
     int (*write)(kl_backend_t *b, const kl_write_t *w, kl_write_cb cb, void *ud, kl_errinfo_t *err);
     /* Registers a change handler for a resource (called for every cached change). */
-    int (*subscribe)(kl_backend_t *b, kl_resource_t *res, kl_change_cb cb, void *ud);
-    bool (*synced)(kl_backend_t *b, kl_resource_t *res);
+    int (*subscribe)(kl_backend_t *b, kl_rtype_t *res, kl_change_cb cb, void *ud);
+    bool (*synced)(kl_backend_t *b, kl_rtype_t *res);
     /* Wall-clock time in seconds (the fake cluster's clock may be moved by tests). */
     double (*now)(kl_backend_t *b);
 } kl_backend_ops_t;
@@ -106,10 +106,5 @@ typedef struct kl_backend_ops {
 struct kl_backend {
     const kl_backend_ops_t *ops;
 };
-
-/* Helpers shared by the implementations. */
-void kl_status_from_json(kl_status_t *st, int code, const char *body, size_t len);
-/* Maps an HTTP status and reason to a KL_E* code. */
-int kl_status_errno(const kl_status_t *st);
 
 #endif

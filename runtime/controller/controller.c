@@ -193,7 +193,7 @@ static void object_key(const kl_obj_t *obj, char *out, size_t cap)
         snprintf(out, cap, "%s", name ? name : "");
 }
 
-static void on_primary(const kl_resource_t *res, kl_change_t change, const kl_obj_t *obj,
+static void on_primary(const kl_rtype_t *res, kl_change_t change, const kl_obj_t *obj,
                        const kl_obj_t *old, void *ud)
 {
     kl_controller_t *c = ud;
@@ -239,7 +239,7 @@ static bool terminating(const kl_obj_t *o)
     return o && !kl_val_missing(kl_val_path(kl_obj_root(o), "metadata", "deletionTimestamp", NULL));
 }
 
-static void on_owned(const kl_resource_t *res, kl_change_t change, const kl_obj_t *obj,
+static void on_owned(const kl_rtype_t *res, kl_change_t change, const kl_obj_t *obj,
                      const kl_obj_t *old, void *ud)
 {
     kl_controller_t *c = ud;
@@ -306,7 +306,7 @@ static void map_done(kl_invocation_t *inv, const kl_invocation_result_t *r, void
     }
 }
 
-static void on_watched(const kl_resource_t *res, kl_change_t change, const kl_obj_t *obj,
+static void on_watched(const kl_rtype_t *res, kl_change_t change, const kl_obj_t *obj,
                        const kl_obj_t *old, void *ud)
 {
     kl_controller_t *c = ud;
@@ -505,7 +505,7 @@ static void on_queue_ready(kl_queue_t *q, void *data)
 
 /* ---- Controllers ------------------------------------------------------------------------ */
 
-static int resolve(kl_controller_t *c, const char *spec, kl_resource_t **out, kl_errinfo_t *err)
+static int resolve(kl_controller_t *c, const char *spec, kl_rtype_t **out, kl_errinfo_t *err)
 {
     kl_backend_t *b = c->m->o.backend;
     return b->ops->resolve(b, spec, out, err);
@@ -514,7 +514,7 @@ static int resolve(kl_controller_t *c, const char *spec, kl_resource_t **out, kl
 /* Takes over the contract of a freshly loaded generation. */
 static int adopt(kl_controller_t *c, kl_script_t *s, const contract_t *ct, kl_errinfo_t *err)
 {
-    kl_resource_t *primary, *owns[16], *wres[16];
+    kl_rtype_t *primary, *owns[16], *wres[16];
     int rc = resolve(c, ct->primary, &primary, err);
     for (size_t i = 0; rc == 0 && i < ct->nowns; i++)
         rc = resolve(c, ct->owns[i], &owns[i], err);
@@ -526,7 +526,7 @@ static int adopt(kl_controller_t *c, kl_script_t *s, const contract_t *ct, kl_er
         return kl_err(err, KL_EINVAL,
                       "a reload cannot change the primary resource (%s -> %s); restart instead",
                       c->primary->spec, primary->spec);
-    kl_resource_t **no = calloc(ct->nowns ? ct->nowns : 1, sizeof(*no));
+    kl_rtype_t **no = calloc(ct->nowns ? ct->nowns : 1, sizeof(*no));
     watch_spec_t *nw = calloc(ct->nwatches ? ct->nwatches : 1, sizeof(*nw));
     if (no == NULL || nw == NULL) {
         free(no);

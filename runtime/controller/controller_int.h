@@ -13,7 +13,7 @@
 #include "controller/controller.h"
 
 typedef struct watch_spec {
-    kl_resource_t *res;
+    kl_rtype_t *res;
     int map_ref; /* registry ref of the map function in the current generation */
 } watch_spec_t;
 
@@ -25,8 +25,8 @@ struct kl_controller {
     char *policy_dir;
     kl_script_t *script;
     unsigned generation;
-    kl_resource_t *primary;
-    kl_resource_t **owns;
+    kl_rtype_t *primary;
+    kl_rtype_t **owns;
     size_t nowns;
     watch_spec_t *watches;
     size_t nwatches;
@@ -78,7 +78,7 @@ void kl_ctx_push(lua_State *L, reconcile_t *r);
 /* Marks the ctx of a finished reconcile dead (its methods raise afterwards). */
 void kl_ctx_kill(reconcile_t *r);
 /* Resolves a resource spec for a controller (cached by the backend). Raises on failure. */
-kl_resource_t *kl_ctx_resource(lua_State *L, kl_controller_t *c, int idx);
+kl_rtype_t *kl_ctx_resource(lua_State *L, kl_controller_t *c, int idx);
 
 /* events.c: records a Kubernetes Event about obj (aggregated like client-go's recorder). */
 void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, const char *type,

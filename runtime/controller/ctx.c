@@ -54,10 +54,10 @@ void kl_ctx_kill(reconcile_t *r)
     r->ctx = NULL;
 }
 
-kl_resource_t *kl_ctx_resource(lua_State *L, kl_controller_t *c, int idx)
+kl_rtype_t *kl_ctx_resource(lua_State *L, kl_controller_t *c, int idx)
 {
     const char *spec = luaL_checkstring(L, idx);
-    kl_resource_t *res;
+    kl_rtype_t *res;
     kl_errinfo_t err;
     kl_backend_t *b = c->m->o.backend;
     if (b->ops->resolve(b, spec, &res, &err) < 0)
@@ -66,7 +66,7 @@ kl_resource_t *kl_ctx_resource(lua_State *L, kl_controller_t *c, int idx)
 }
 
 /* Namespace and name from (ns, name) or a "ns/name" key at idx. */
-static void ns_name(lua_State *L, int idx, const kl_resource_t *res, const char **ns,
+static void ns_name(lua_State *L, int idx, const kl_rtype_t *res, const char **ns,
                     const char **name, char *buf, size_t cap)
 {
     if (lua_gettop(L) >= idx + 1 && !lua_isnil(L, idx + 1)) {
@@ -91,7 +91,7 @@ static int ctx_get(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
     kl_controller_t *ct = c->r->c;
-    kl_resource_t *res = kl_ctx_resource(L, ct, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, ct, 2);
     const char *ns, *name;
     char buf[256];
     ns_name(L, 3, res, &ns, &name, buf, sizeof(buf));
@@ -167,7 +167,7 @@ static int ctx_list(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
     kl_controller_t *ct = c->r->c;
-    kl_resource_t *res = kl_ctx_resource(L, ct, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, ct, 2);
     kl_cache_query_t q = {0};
     kl_selector_t *sel = NULL;
     kl_fieldsel_t *fs = NULL;
@@ -212,10 +212,10 @@ typedef struct pending {
     int done;
     int rc;
     kl_obj_t *result;
-    kl_status_t status;
+    kl_write_status_t status;
 } pending_t;
 
-static void on_written(int rc, kl_obj_t *result, const kl_status_t *st, void *ud)
+static void on_written(int rc, kl_obj_t *result, const kl_write_status_t *st, void *ud)
 {
     pending_t *p = ud;
     if (p->cancelled) {
@@ -239,7 +239,7 @@ static void on_cancel(kl_invocation_t *inv, void *ud)
     p->cancelled = 1; /* freed when the write completes */
 }
 
-static void push_error(lua_State *L, int rc, const kl_status_t *st)
+static void push_error(lua_State *L, int rc, const kl_write_status_t *st)
 {
     lua_createtable(L, 0, 8);
     lua_pushinteger(L, st->code);
@@ -319,7 +319,7 @@ static int do_write(lua_State *L, ctx_ud_t *c, kl_write_t *w, kl_json_t *body)
     if (rc < 0) {
         free(p);
         m->write_errors++;
-        kl_status_t st = {0};
+        kl_write_status_t st = {0};
         snprintf(st.message, sizeof(st.message), "%s", err.msg);
         lua_pushnil(L);
         push_error(L, rc, &st);
@@ -329,7 +329,7 @@ static int do_write(lua_State *L, ctx_ud_t *c, kl_write_t *w, kl_json_t *body)
 }
 
 /* Reads the object's namespace/name for update-like writes. */
-static void obj_ns_name(kl_json_t *j, const kl_resource_t *res, const char **ns, const char **name)
+static void obj_ns_name(kl_json_t *j, const kl_rtype_t *res, const char **ns, const char **name)
 {
     *ns = res->namespaced ? kl_json_path_str(j, "metadata", "namespace", NULL) : NULL;
     *name = kl_json_path_str(j, "metadata", "name", NULL);
@@ -349,7 +349,7 @@ static bool opt_bool(lua_State *L, int idx, const char *key)
 static int ctx_create(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_resource_t *res = kl_ctx_resource(L, c->r->c, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r->c, 2);
     luaL_checkany(L, 3);
     kl_write_t w = {.op = KL_WRITE_CREATE, .res = res, .grace_seconds = -1};
     w.dry_run = opt_bool(L, 4, "dry_run");
@@ -364,7 +364,7 @@ static int ctx_create(lua_State *L)
 static int update_common(lua_State *L, const char *sub)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_resource_t *res = kl_ctx_resource(L, c->r->c, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r->c, 2);
     luaL_checkany(L, 3);
     kl_write_t w = {.op = KL_WRITE_UPDATE, .res = res, .subresource = sub, .grace_seconds = -1};
     w.dry_run = opt_bool(L, 4, "dry_run");
@@ -392,7 +392,7 @@ static int ctx_update_status(lua_State *L)
 static int ctx_patch(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_resource_t *res = kl_ctx_resource(L, c->r->c, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r->c, 2);
     const char *ns = lua_isnil(L, 3) ? NULL : luaL_checkstring(L, 3);
     const char *name = luaL_checkstring(L, 4);
     luaL_checkany(L, 5);
@@ -427,7 +427,7 @@ static int ctx_patch(lua_State *L)
 static int ctx_delete(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_resource_t *res = kl_ctx_resource(L, c->r->c, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r->c, 2);
     kl_write_t w = {.op = KL_WRITE_DELETE, .res = res, .grace_seconds = -1};
     int opts;
     kl_val_t obj = kl_lua_to_val(L, 3);

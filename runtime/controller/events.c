@@ -21,16 +21,16 @@ typedef struct event_seen {
     double last;
 } event_seen_t;
 
-static void on_event_written(int rc, kl_obj_t *result, const kl_status_t *st, void *ud)
+static void on_event_written(int rc, kl_obj_t *result, const kl_write_status_t *st, void *ud)
 {
     if (rc < 0)
         KL_DEBUG("events", "writing an event failed: %s", st ? st->message : kl_strerror(rc));
     kl_obj_unref(result);
 }
 
-static kl_resource_t *events_resource(kl_manager_t *m)
+static kl_rtype_t *events_resource(kl_manager_t *m)
 {
-    kl_resource_t *res;
+    kl_rtype_t *res;
     kl_backend_t *b = m->o.backend;
     if (b->ops->resolve(b, "v1/events", &res, NULL) < 0)
         return NULL;
@@ -67,7 +67,7 @@ void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, c
     if (name == NULL)
         return;
     KL_DEBUG(c->name, "event %s %s on %s: %s", type, reason, name, message);
-    kl_resource_t *evres = events_resource(m);
+    kl_rtype_t *evres = events_resource(m);
     if (evres == NULL || m->o.dry_run)
         return;
     double now = m->o.backend->ops->now(m->o.backend);

@@ -21,7 +21,7 @@ typedef struct sub {
 } sub_t;
 
 typedef struct fres {
-    kl_resource_t r;
+    kl_rtype_t r;
     bool has_status;
     bool generation;
     kl_strmap_t objs; /* "ns/name" or "name" -> kl_obj_t * (one reference) */
@@ -38,7 +38,7 @@ typedef struct delivery {
     kl_write_cb cb;
     void *ud;
     int rc;
-    kl_status_t status;
+    kl_write_status_t status;
     kl_obj_t *result;
     /* change */
     fres_t *res;
@@ -571,7 +571,7 @@ static int delete_object(kl_fake_t *f, fres_t *r, const char *key, const char *p
 
 /* ---- Backend operations ----------------------------------------------------------------- */
 
-static int op_resolve(kl_backend_t *b, const char *spec, kl_resource_t **out, kl_errinfo_t *err)
+static int op_resolve(kl_backend_t *b, const char *spec, kl_rtype_t **out, kl_errinfo_t *err)
 {
     kl_fake_t *f = (kl_fake_t *)b;
     fres_t *r = find_spec(f, spec);
@@ -584,7 +584,7 @@ static int op_resolve(kl_backend_t *b, const char *spec, kl_resource_t **out, kl
     return 0;
 }
 
-static const kl_obj_t *op_get(kl_backend_t *b, kl_resource_t *res, const char *ns, const char *name)
+static const kl_obj_t *op_get(kl_backend_t *b, kl_rtype_t *res, const char *ns, const char *name)
 {
     fres_t *r = res->impl;
     char key[600];
@@ -659,7 +659,7 @@ bool kl_cache_query_match(const kl_cache_query_t *q, const kl_obj_t *o)
     return true;
 }
 
-static void op_each(kl_backend_t *b, kl_resource_t *res, const kl_cache_query_t *q,
+static void op_each(kl_backend_t *b, kl_rtype_t *res, const kl_cache_query_t *q,
                     bool (*fn)(const kl_obj_t *obj, void *ud), void *ud)
 {
     fres_t *r = res->impl;
@@ -673,7 +673,7 @@ static void op_each(kl_backend_t *b, kl_resource_t *res, const kl_cache_query_t 
     free(keys);
 }
 
-static int op_subscribe(kl_backend_t *b, kl_resource_t *res, kl_change_cb cb, void *ud)
+static int op_subscribe(kl_backend_t *b, kl_rtype_t *res, kl_change_cb cb, void *ud)
 {
     fres_t *r = res->impl;
     sub_t *n = realloc(r->subs, (r->nsubs + 1) * sizeof(*n));
@@ -684,7 +684,7 @@ static int op_subscribe(kl_backend_t *b, kl_resource_t *res, kl_change_cb cb, vo
     return 0;
 }
 
-static bool op_synced(kl_backend_t *b, kl_resource_t *res)
+static bool op_synced(kl_backend_t *b, kl_rtype_t *res)
 {
     return true;
 }
@@ -718,10 +718,10 @@ static void record(kl_fake_t *f, const kl_write_t *w, const char *name, int rc, 
     x->code = code;
 }
 
-static void fail_status(kl_status_t *st, int code, const char *reason, const char *fmt, ...)
+static void fail_status(kl_write_status_t *st, int code, const char *reason, const char *fmt, ...)
     KL_PRINTF(4, 5);
 
-static void fail_status(kl_status_t *st, int code, const char *reason, const char *fmt, ...)
+static void fail_status(kl_write_status_t *st, int code, const char *reason, const char *fmt, ...)
 {
     st->code = code;
     snprintf(st->reason, sizeof(st->reason), "%s", reason);
@@ -732,7 +732,7 @@ static void fail_status(kl_status_t *st, int code, const char *reason, const cha
 }
 
 /* Performs the write synchronously; the result is delivered later. */
-static int perform(kl_fake_t *f, const kl_write_t *w, kl_obj_t **result, kl_status_t *st,
+static int perform(kl_fake_t *f, const kl_write_t *w, kl_obj_t **result, kl_write_status_t *st,
                    char *name_out, size_t name_cap)
 {
     fres_t *r = w->res->impl;
