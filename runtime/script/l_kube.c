@@ -10,6 +10,7 @@
 #include "kubelua/script.h"
 
 #include "script/l_object.h"
+#include "script/l_primitives.h"
 
 /* kube.log.<level>(...) -> nothing: arguments joined with spaces, as print does. */
 static int log_at(lua_State *L, kl_log_level_t level)
@@ -57,6 +58,7 @@ int luaopen_kube(lua_State *L)
 {
     lua_newtable(L);
     kl_lua_object_register(L);
+    kl_lua_primitives_register(L);
     static const luaL_Reg log_funcs[] = {{"debug", l_log_debug},
                                          {"info", l_log_info},
                                          {"warn", l_log_warn},
