@@ -191,6 +191,99 @@ static void test_script_primitives_slow_start_cancel(void **state)
     kl_script_free(s);
 }
 
+/* ---- lua/meta/kube.lua describes the module ------------------------------------------------ */
+
+typedef struct shape {
+    char *items[512]; /* "kube.labels.selector function" */
+    size_t n;
+} shape_t;
+
+static void walk(lua_State *L, int t, const char *prefix, shape_t *out, int depth)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        int type = lua_type(L, -1);
+        if (lua_type(L, -2) == LUA_TSTRING && (type == LUA_TFUNCTION || type == LUA_TTABLE)) {
+            char path[256];
+            snprintf(path, sizeof(path), "%s.%s", prefix, lua_tostring(L, -2));
+            char item[300];
+            snprintf(item, sizeof(item), "%s %s", path, lua_typename(L, type));
+            if (out->n < 512)
+                out->items[out->n++] = strdup(item);
+            if (type == LUA_TTABLE && depth < 3)
+                walk(L, lua_gettop(L), path, out, depth + 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* fn for kl_script_protect: walks policy[field] (or the policy itself when ud->field is NULL). */
+typedef struct walk_args {
+    const char *field;
+    shape_t *out;
+} walk_args_t;
+
+static int walk_policy(lua_State *L, void *ud)
+{
+    walk_args_t *a = ud;
+    if (a->field)
+        lua_getfield(L, 1, a->field);
+    else
+        lua_pushvalue(L, 1);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    walk(L, lua_gettop(L), "kube", a->out, 0);
+    return 0;
+}
+
+static void shape_free(shape_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->items[i]);
+}
+
+static bool shape_has(const shape_t *s, const char *item)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i], item) == 0)
+            return true;
+    return false;
+}
+
+static void test_script_primitives_meta_stubs(void **state)
+{
+    (void)state;
+    shape_t real = {0}, stub = {0};
+    kl_script_t *s = load_bindings();
+    kl_errinfo_t err;
+    assert_int_equal(kl_script_protect(s, walk_policy, &(walk_args_t){"module", &real}, &err), 0);
+    kl_script_free(s);
+
+    kl_script_opts_t o = {.name = "meta", .modules = modules};
+    assert_int_equal(kl_script_new(&o, &s), 0);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/lua/meta/kube.lua", KL_SOURCE_DIR);
+    if (kl_script_load_file(s, path, &err) != 0)
+        fail_msg("lua/meta/kube.lua: %s", err.msg);
+    assert_int_equal(kl_script_protect(s, walk_policy, &(walk_args_t){NULL, &stub}, &err), 0);
+    kl_script_free(s);
+
+    int missing = 0;
+    for (size_t i = 0; i < real.n; i++)
+        if (!shape_has(&stub, real.items[i])) {
+            fprintf(stderr, "not described in lua/meta/kube.lua: %s\n", real.items[i]);
+            missing++;
+        }
+    for (size_t i = 0; i < stub.n; i++)
+        if (!shape_has(&real, stub.items[i])) {
+            fprintf(stderr, "described but not in the module: %s\n", stub.items[i]);
+            missing++;
+        }
+    assert_true(real.n > 60);
+    shape_free(&real);
+    shape_free(&stub);
+    assert_int_equal(missing, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -239,13 +332,14 @@ int main(void)
     kl_script_free(s);
     qsort(test_names, ntests, sizeof(test_names[0]), cmp_names);
 
-    struct CMUnitTest tests[MAX_TESTS + 2];
+    struct CMUnitTest tests[MAX_TESTS + 3];
     size_t n = 0;
     for (size_t i = 0; i < ntests; i++)
         tests[n++] = (struct CMUnitTest){
             .name = test_names[i], .test_func = run_lua_test, .initial_state = test_names[i]};
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_script_primitives_slow_start_yields);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_script_primitives_slow_start_cancel);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_script_primitives_meta_stubs);
     int failed = _cmocka_run_group_tests("script_primitives", tests, n, setup, teardown);
     /* cmocka prints the names of failed tests after the teardown. */
     for (size_t i = 0; i < ntests; i++)
