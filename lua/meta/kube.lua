@@ -147,7 +147,8 @@ function Selector:exact(key) end
 ---(LabelSelectorAsSelector(nil)); {} and "" match everything.
 ---@alias kube.SelectorSpec string|table|kube.Object|nil
 
----Compiles a selector.
+---Compiles a selector. A table with fields other than matchLabels and matchExpressions is refused
+---(a map of labels given by mistake would otherwise match everything; see from_set).
 ---@param spec kube.SelectorSpec
 ---@return kube.Selector|nil
 ---@return string? err # upstream's message
@@ -173,7 +174,7 @@ kube.fields = {}
 ---@class kube.FieldSelector
 local FieldSelector = {}
 
----@param fields table<string, string>|kube.Object # field path -> value; absent fields read as ""
+---@param fields table<string, string>|kube.ObjectLike # field path -> value, or the object itself (read at the paths); absent fields read as ""
 ---@return boolean
 function FieldSelector:matches(fields) end
 

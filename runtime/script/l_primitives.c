@@ -132,6 +132,23 @@ static int selbox_gc(lua_State *L)
     return 0;
 }
 
+/* A metav1.LabelSelector has matchLabels and matchExpressions only: anything else is most likely
+ * a map of labels given where a selector was meant, which would otherwise match everything. */
+static int check_selector_fields(kl_val_t v, kl_errinfo_t *err)
+{
+    uint32_t n = kl_val_type(v) == KL_TOBJECT ? kl_val_len(v) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *key;
+        kl_val_member(v, i, &key, NULL);
+        if (strcmp(key, "matchLabels") != 0 && strcmp(key, "matchExpressions") != 0)
+            return kl_err(err, KL_EINVAL,
+                          "label selector: unknown field \"%s\" (a selector has matchLabels and "
+                          "matchExpressions; kube.labels.from_set takes a map of labels)",
+                          key);
+    }
+    return 0;
+}
+
 /* [-0, +1|2, e] Compiles the selector spec at idx into a new Selector userdata (pushed); on a
  * parse error pushes nil and the message instead and returns NULL. */
 static kl_selector_t *compile_selector(lua_State *L, int idx)
@@ -148,7 +165,9 @@ static kl_selector_t *compile_selector(lua_State *L, int idx)
     } else if (lua_isnoneornil(L, idx) || kl_lua_is_null(L, idx) || lua_istable(L, idx) ||
                !kl_val_missing(kl_lua_to_val(L, idx))) {
         kl_val_t v = kl__lua_val(L, idx);
-        rc = kl_selector_from_val(v, true, &b->sel, &err);
+        rc = check_selector_fields(v, &err);
+        if (rc == 0)
+            rc = kl_selector_from_val(v, true, &b->sel, &err);
         lua_settop(L, box);
     } else {
         luaL_typeerror(L, idx, "selector string or table");
@@ -310,16 +329,30 @@ static kl_fieldsel_t *check_fieldsel(lua_State *L, int idx)
     return b->fs;
 }
 
+/* The value of a field: the member named by the whole path ({["metadata.name"] = "x"}), else
+ * the string at that dotted path of an object (pod.metadata.name). */
 static const char *field_from_val(const char *field, bool *known, void *ud)
 {
     (void)known;
     const kl_val_t *fields = ud;
     kl_val_t v = kl_val_get(*fields, field);
-    return kl_val_str(v, NULL);
+    if (!kl_val_missing(v))
+        return kl_val_str(v, NULL);
+    v = *fields;
+    for (const char *p = field; kl_val_type(v) == KL_TOBJECT;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        v = kl_val_getn(v, p, len);
+        if (dot == NULL)
+            return kl_val_str(v, NULL);
+        p = dot + 1;
+    }
+    return NULL;
 }
 
-/* fieldsel:matches(fields) -> boolean: fields maps field paths to string values; absent ones
- * read as "".   [-2, +1, e] */
+/* fieldsel:matches(fields) -> boolean: fields maps field paths to values
+ * ({["status.phase"] = "Running"}), or is the object itself (its fields are read at those
+ * paths); absent fields read as "".   [-2, +1, e] */
 static int l_fieldsel_matches(lua_State *L)
 {
     kl_fieldsel_t *fs = check_fieldsel(L, 1);
