@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kubelua/fsutil.h"
@@ -64,8 +66,11 @@ struct kl_proc {
 
     char errtail[ERRTAIL];
     size_t errtail_len;
-    char readbuf[2][READ_BUF]; /* stdout, stderr */
 };
+
+/* One read buffer per loop thread is enough: libuv allocates, reads and calls back for one
+ * stream at a time, and on_read never keeps the bytes. */
+static _Thread_local char readbuf[READ_BUF];
 
 static int64_t now_ns(void)
 {
@@ -246,7 +251,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         buf->len = sizeof(p->status_buf) - 1 - p->status_len;
         return;
     }
-    buf->base = p->readbuf[i];
+    buf->base = readbuf;
     buf->len = READ_BUF;
 }
 

@@ -535,6 +535,26 @@ static void test_proc_leftovers_killed(void **state)
     assert_false(pid_alive(pid));
 }
 
+static void test_proc_kubelua_helper(void **state)
+{
+    fx_t *f = *state;
+    if (access(KL_BINARY, X_OK) != 0) {
+        print_message("SKIP: %s is not built\n", KL_BINARY);
+        skip();
+    }
+    /* The real `kubelua __exec`, as the node agent runs it. */
+    const char *cmd[] = {"sh", "-c", "echo via kubelua; exit 7", NULL};
+    kl_proc_spec_t s;
+    spec_init(f, &s, "busybox", cmd, NULL);
+    s.helper = KL_BINARY;
+    start(f, &s);
+    assert_true(wait_exit(f, 5000));
+    assert_int_equal(f->st.exit_code, 7);
+    char *text = log_text(f, false);
+    assert_string_equal(text, "via kubelua\n");
+    free(text);
+}
+
 static void test_proc_dies_with_parent(void **state)
 {
     fx_t *f = *state;
@@ -854,6 +874,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_proc_start_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_free_while_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_leftovers_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_kubelua_helper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_dies_with_parent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_log_rotation_and_previous, setup, teardown),
         cmocka_unit_test(test_proc_entrypoints),
