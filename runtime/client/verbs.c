@@ -79,7 +79,7 @@ int kl_resource_path(const kl_resource_t *r, kl_buf_t *out)
     else
         rc = kl_buf_printf(out, "/api/%s", r->version);
     if (rc == 0 && r->namespace && *r->namespace &&
-        !(r->name == NULL && strcmp(r->resource, "namespaces") == 0)) {
+        !((r->group == NULL || *r->group == '\0') && strcmp(r->resource, "namespaces") == 0)) {
         rc = kl_buf_puts(out, "/namespaces/");
         if (rc == 0)
             rc = put_escaped(out, r->namespace);
