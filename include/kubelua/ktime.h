@@ -1,9 +1,8 @@
 /* kubelua/ktime.h - wall-clock time as Kubernetes writes it, and IANA time zones.
  *
  * Times are Unix seconds (int64) plus nanoseconds where needed. RFC 3339 parsing accepts what
- * Go's time.Parse(time.RFC3339, ...) accepts ("2024-05-14T09:21:37Z", "...37.5+02:00"); formatting
- * gives metav1.Time
- * ("2024-05-14T09:21:37Z") or metav1.MicroTime ("...37.123456Z").
+ * Go's time.Parse(time.RFC3339, ...) accepts ("2024-05-14T09:21:37Z", "...37.5+02:00");
+ * formatting gives metav1.Time ("2024-05-14T09:21:37Z") or metav1.MicroTime ("...37.123456Z").
  *
  * Time zones are read from the system tz database (TZif files under $ZONEINFO, then
  * /usr/share/zoneinfo and the other places Go's time package looks), never by changing the

@@ -747,6 +747,9 @@ int kl_cron_most_recent(const kl_cron_t *c, const kl_tz_t *tz, int64_t earliest,
                         kl_cron_recent_t *out, kl_errinfo_t *err)
 {
     memset(out, 0, sizeof(*out));
+    /* Keeps the arithmetic below far from overflow; next() answers 0 out there anyway. */
+    earliest = earliest < -NEXT_RANGE ? -NEXT_RANGE : earliest > NEXT_RANGE ? NEXT_RANGE : earliest;
+    now = now < -NEXT_RANGE ? -NEXT_RANGE : now > NEXT_RANGE ? NEXT_RANGE : now;
     int64_t t1 = kl_cron_next(c, tz, earliest);
     if (t1 != 0 && now < t1)
         return 0;
