@@ -4,10 +4,8 @@
  * a table, `name` (when present) is a string and `reconcile` is a function. Unknown top-level
  * keys are warnings. Only the top level runs: reconcile and friends are not called.
  *
- * Host modules: a policy's require("kube") is served by `check_modules` below. Until the real
- * bindings exist it is a permissive stub (any field is the stub again, calling it returns the
- * stub), so top-level code such as `local sel = kube.labels.selector{...}` loads. When the
- * bindings land, point the "kube" entry at their opener; nothing else changes.
+ * Host modules: a policy's require("kube") gets the real module, so a top-level call of a
+ * function that does not exist (or with bad arguments) is reported as the runtime would.
  */
 #include <getopt.h>
 #include <lauxlib.h>
@@ -21,39 +19,10 @@
 #include "kubelua/script.h"
 
 #include "cmd/cmd.h"
-
-/* Stub metamethods: __index(stub, k) and __call(stub, ...) both return the stub.   [-?, +1, -] */
-static int kube_stub_self(lua_State *L)
-{
-    lua_settop(L, 1);
-    return 1;
-}
-
-static int kube_stub_tostring(lua_State *L)
-{
-    lua_pushliteral(L, "kube (check stub)");
-    return 1;
-}
-
-/* require("kube") under `kubelua check`.   [-1, +1, e] */
-static int kube_stub_open(lua_State *L)
-{
-    lua_newtable(L);
-    lua_createtable(L, 0, 4);
-    lua_pushcfunction(L, kube_stub_self);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, kube_stub_self);
-    lua_setfield(L, -2, "__call");
-    lua_pushcfunction(L, kube_stub_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
-    return 1;
-}
+#include "script/l_kube.h"
 
 static const kl_script_module_t check_modules[] = {
-    {"kube", kube_stub_open},
+    {"kube", luaopen_kube},
     {NULL, NULL},
 };
 
@@ -63,8 +32,10 @@ static const struct {
     int type; /* LUA_T*, or LUA_TNONE when any value is accepted for now */
     bool required;
 } contract[] = {
-    {"name", LUA_TSTRING, false}, {"reconcile", LUA_TFUNCTION, true}, {"primary", LUA_TNONE, false},
-    {"owns", LUA_TNONE, false},   {"watches", LUA_TNONE, false},      {"workers", LUA_TNONE, false},
+    {"name", LUA_TSTRING, false},   {"reconcile", LUA_TFUNCTION, true},
+    {"primary", LUA_TSTRING, true}, {"owns", LUA_TTABLE, false},
+    {"watches", LUA_TTABLE, false}, {"workers", LUA_TNUMBER, false},
+    {"resync", LUA_TNUMBER, false},
 };
 #define NCONTRACT (sizeof(contract) / sizeof(contract[0]))
 

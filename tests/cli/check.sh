@@ -29,8 +29,10 @@ expect 1 "returns_number\.lua:3: policy must return a table, got number" -- "$fx
 expect 1 "loop_top\.lua:[0-9]+: time budget exceeded \(200 ms\)" -- --load-budget 200 "$fx/loop_top.lua"
 expect 1 "bad_reconcile\.lua:[0-9]+: error: 'reconcile' must be a function, got string" -- "$fx/bad_reconcile.lua"
 expect 1 "helper\.lua:[0-9]+: error: policy has no 'reconcile' function" -- "$fx/helper.lua"
-expect 0 "unknown_key\.lua:4: warning: unknown top-level key 'reconcle'" -- "$fx/unknown_key.lua"
+expect 0 "unknown_key\.lua:5: warning: unknown top-level key 'reconcle'" -- "$fx/unknown_key.lua"
 expect 0 "uses_kube\.lua: ok" -- "$fx/uses_kube.lua"
+expect 1 "no_primary\.lua:[0-9]+: error: policy has no 'primary' field" -- "$fx/no_primary.lua"
+expect 1 "bad_kube_call\.lua:4: .*selectr" -- "$fx/bad_kube_call.lua"
 expect 1 "no_such\.lua: no such file" -- "$fx/no_such.lua"
 expect 1 "syntax_error\.lua:4:" -- "$fx/good.lua" "$fx/syntax_error.lua"
 expect 2 "usage: kubelua check" --
