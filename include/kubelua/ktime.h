@@ -57,9 +57,9 @@ KL_NODISCARD int kl_time_parse_duration(const char *s, int64_t *ns, kl_errinfo_t
 /* Loads an IANA zone ("America/New_York", "UTC", "Etc/GMT+5"); "" or "Local" is the process's
  * local zone as Go's time.Local finds it ($TZ when set, else /etc/localtime, else UTC).
  * "UTC" needs no file. Names containing ".." or starting with '/' or '\' are refused as Go
- * does. Returns KL_ENOTFOUND (with a message naming the zone, "unknown time zone X", or "time:
- * invalid location name") for unknown, malformed or unreadable zones; KL_ENOMEM. Thread-safe;
- * *out is cached for the life of the process. */
+ * does. Returns KL_ENOTFOUND with Go's message ("unknown time zone X", "time: invalid location
+ * name", "malformed time zone information") for unknown, refused, unreadable or malformed zones;
+ * KL_ENOMEM. Thread-safe (a mutex guards loading); *out is cached for the life of the process. */
 KL_NODISCARD int kl_tz_load(const char *name, const kl_tz_t **out, kl_errinfo_t *err);
 const kl_tz_t *kl_tz_utc(void);
 /* The name the zone was loaded with ("UTC", "Local", "Europe/Berlin"). */

@@ -774,8 +774,9 @@ int kl_cron_most_recent(const kl_cron_t *c, const kl_tz_t *tz, int64_t earliest,
         t = kl_cron_next(c, tz, t);
     }
     if (t != 0 && t <= now) {
-        /* Only schedules with long gaps between dense runs get here. next() is monotonic, so
-         * the last activation <= now is next(x) for the largest x whose next() is <= now. */
+        /* Only schedules with long gaps between dense runs get here. Where next() is monotonic
+         * (everywhere but perhaps in a fall-back overlap) the last activation <= now is next(x)
+         * for the largest x whose next() is <= now. */
         int64_t lo = t, hi = now;
         while (hi - lo > 1) {
             int64_t mid = lo + (hi - lo) / 2;
