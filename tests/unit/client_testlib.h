@@ -326,11 +326,17 @@ static __attribute__((unused)) int tl_respond(tl_conn_t *c, int code, const char
                     code, strlen(body), extra_headers ? extra_headers : "", body);
 }
 
-/* Sleeps up to ms, returning early when the peer is stopping. */
+/* Sleeps up to ms, returning early when the peer is stopping or the client hung up. */
 static __attribute__((unused)) void tl_peer_sleep(tl_conn_t *c, long ms)
 {
-    for (long t = 0; t < ms && !c->peer->stop; t += 10)
-        usleep(10000);
+    for (long t = 0; t < ms && !c->peer->stop; t += 10) {
+        struct pollfd q = {c->fd, POLLIN, 0};
+        if (poll(&q, 1, 10) > 0) {
+            char b[256];
+            if (recv(c->fd, b, sizeof(b), MSG_DONTWAIT) <= 0)
+                return;
+        }
+    }
 }
 
 static __attribute__((unused)) bool tl_path_is(const tl_conn_t *c, const char *needle)
