@@ -64,7 +64,8 @@ typedef struct kl_script_module {
 
 typedef struct kl_script_opts {
     const char *name;       /* policy name for logs ("lua:<name>"); copied; NULL: "policy" */
-    const char *policy_dir; /* where require() finds <dir>/<mod>.lua; copied; NULL: the directory
+    const char *policy_dir; /* where require() finds <dir>/<mod>.lua ("embedded:<dir>" for a
+                               policy compiled into the binary); copied; NULL: the directory
                                of the file given to kl_script_load_file (none for buffers) */
     const kl_script_module_t *modules; /* host modules, read during kl_script_new only */
     size_t mem_limit;                  /* bytes; 0: KL_SCRIPT_DEFAULT_MEM_LIMIT */

@@ -494,7 +494,21 @@ static int l_require(lua_State *L)
         }
     }
     path[0] = '\0';
-    if (!found && s->policy_dir != NULL) {
+    if (!found && s->policy_dir != NULL && strncmp(s->policy_dir, "embedded:", 9) == 0) {
+        /* A policy compiled into the binary: its modules are compiled in beside it. */
+        snprintf(path, sizeof(path), "%s/%s.lua", s->policy_dir + 9, rel);
+        const kl_embedded_file_t *f = s->find_embedded ? s->find_embedded(path) : NULL;
+        if (f != NULL) {
+            snprintf(chunk, sizeof(chunk), "@%s", path);
+            int status = kl__load_chunk(L, f->data, f->len, chunk);
+            if (status != LUA_OK) {
+                unmark(L);
+                kl__propagate_fatal(L, status);
+                return lua_error(L);
+            }
+            found = true;
+        }
+    } else if (!found && s->policy_dir != NULL) {
         snprintf(path, sizeof(path), "%s/%s.lua", s->policy_dir, rel);
         char *data = NULL;
         size_t dlen = 0;
