@@ -28,6 +28,8 @@
 --   * Jobs are found through the owner index (controller reference with this CronJob's uid);
 --     upstream lists the namespace and matches the controller reference's name only.
 --   * Deleting a Job that is already gone counts as deleted (upstream warns FailedDelete).
+--   * When the slot's Job name is taken by a Job we do not control, the key is requeued for the
+--     next schedule time (upstream drops it until an informer resync, up to a day later).
 --   * Sync errors upstream only logs are logged and retried with backoff (no ReconcileError event).
 local kube = require("kube")
 
@@ -484,9 +486,12 @@ local function reconcile(ctx, key)
           sync_err = err.message
           return nil
         end
-        if controller_uid(job) ~= uid or in_active(status, job.metadata.uid) then
-          return nil
+        if controller_uid(job) ~= uid then
+          -- Someone else's Job holds the name: upstream stops without a requeue (and waits for
+          -- an informer resync); we wait for the next schedule time.
+          return requeue_delay(cj, status, sched, eval_tz, now)
         end
+        if in_active(status, job.metadata.uid) then return nil end
         ctx.log:info("job already exists:", jname)
       elseif err.message:find("because it is being terminated", 1, true) then
         sync_err = err.message -- NamespaceTerminating: no event
