@@ -521,7 +521,7 @@ local function reconcile(ctx, key)
   end
   if delay ~= nil then return { requeue_after = delay } end
   if sync_err ~= nil then
-    ctx.log:warn("sync failed, retrying:", sync_err)
+    ctx.log:info("sync failed, retrying:", sync_err)
     return { requeue = true }
   end
   return nil
