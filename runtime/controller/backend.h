@@ -107,4 +107,9 @@ struct kl_backend {
     const kl_backend_ops_t *ops;
 };
 
+/* True when obj matches every criterion of q (q may be NULL). */
+bool kl_cache_query_match(const kl_cache_query_t *q, const kl_obj_t *obj);
+/* True when obj has an ownerReference to uid (with controller: true when controller_only). */
+bool kl_owned_by(const kl_obj_t *obj, const char *uid, bool controller_only);
+
 #endif

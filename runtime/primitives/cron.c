@@ -342,7 +342,7 @@ static int parse_field(sv_t field, const bounds_t *b, uint64_t *bits, kl_errinfo
         if (q == NULL)
             q = end;
         if (q > p) {
-            uint64_t r;
+            uint64_t r = 0;
             int rc = parse_range((sv_t){p, (size_t)(q - p)}, b, &r, err);
             if (rc < 0)
                 return rc;
