@@ -194,7 +194,7 @@ static int load_pem(const kl_json_t *obj, const char *data_key, const char *file
                     const char *dir, const char *where, char **pem, size_t *pemlen,
                     kl_errinfo_t *err)
 {
-    const char *data, *file;
+    const char *data = NULL, *file = NULL;
     int rc = get_str(obj, data_key, &data, where, err);
     if (rc == 0)
         rc = get_str(obj, file_key, &file, where, err);
@@ -377,9 +377,9 @@ fail:
 static int load_exec(const kl_json_t *ex, const char *dir, const char *where,
                      kl_exec_config_t **out, kl_errinfo_t *err)
 {
-    char w[300];
+    char w[512];
     snprintf(w, sizeof(w), "%s.exec", where);
-    const char *cmd, *api;
+    const char *cmd = NULL, *api = NULL;
     int rc = get_str(ex, "command", &cmd, w, err);
     if (rc == 0)
         rc = get_str(ex, "apiVersion", &api, w, err);
@@ -502,7 +502,7 @@ static int build(kcfile_t *files, size_t nfiles, const char *source,
         rc = kl_err(err, KL_ECONFIG, "%s: required", where);
         goto out;
     }
-    const char *server, *tsn;
+    const char *server = NULL, *tsn = NULL;
     rc = get_str(cl->body, "server", &server, where, err);
     if (rc == 0)
         rc = get_str(cl->body, "tls-server-name", &tsn, where, err);
@@ -555,7 +555,7 @@ static int build(kcfile_t *files, size_t nfiles, const char *source,
                         cfg->cert_pem ? "client-key" : "client-certificate");
             goto out;
         }
-        const char *tok, *tokfile, *user, *pass;
+        const char *tok = NULL, *tokfile = NULL, *user = NULL, *pass = NULL;
         rc = get_str(u, "token", &tok, where, err);
         if (rc == 0)
             rc = get_str(u, "tokenFile", &tokfile, where, err);

@@ -147,9 +147,43 @@ static int type_of(const char *s, size_t n, kl_watch_type_t *t)
     return KL_ESYNTAX;
 }
 
+/* The shape every API server writes: {"type":"ADDED","object":{...}}. The object then runs from
+ * after the prefix to the line's last '}' (exclusive), and the parser validates it, so no
+ * separate pass is needed to find where it ends. Returns 1 when handled, 0 to take the general
+ * path. */
+static int decode_fast(const char *line, size_t len, unsigned parse_flags, kl_watch_type_t *type,
+                       kl_obj_t **obj)
+{
+    static const char pre[] = "{\"type\":\"";
+    static const char mid[] = "\",\"object\":";
+    if (len < sizeof(pre) + sizeof(mid) || memcmp(line, pre, sizeof(pre) - 1) != 0)
+        return 0;
+    const char *t = line + sizeof(pre) - 1, *end = line + len;
+    const char *q = memchr(t, '"', (size_t)(end - t) < 16 ? (size_t)(end - t) : 16);
+    if (q == NULL || type_of(t, (size_t)(q - t), type) < 0 || (size_t)(end - q) < sizeof(mid) ||
+        memcmp(q, mid, sizeof(mid) - 1) != 0)
+        return 0;
+    const char *o = q + sizeof(mid) - 1;
+    while (end > o && (end[-1] == ' ' || end[-1] == '\r' || end[-1] == '\t'))
+        end--;
+    if (end - o < 3 || *o != '{' || end[-1] != '}')
+        return 0;
+    kl_parse_opts_t po = {.flags = parse_flags};
+    if (kl_obj_parse_json(o, (size_t)(end - 1 - o), &po, obj, NULL) < 0)
+        return 0;
+    if (kl_val_type(kl_obj_root(*obj)) != KL_TOBJECT) {
+        kl_obj_unref(*obj);
+        *obj = NULL;
+        return 0;
+    }
+    return 1;
+}
+
 int kl__watch_decode_line(const char *line, size_t len, unsigned parse_flags, kl_watch_type_t *type,
                           kl_obj_t **obj, kl_errinfo_t *err)
 {
+    if (decode_fast(line, len, parse_flags, type, obj))
+        return 0;
     const char *end = line + len, *pos = NULL, *key, *val, *vend;
     const char *tstart = NULL, *ostart = NULL, *oend = NULL;
     size_t keylen, tlen = 0;
