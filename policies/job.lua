@@ -749,7 +749,7 @@ end
 
 -- Pods whose labels no longer match the selector are released (controllerRef removed).
 local function release_unmatched(ctx, job, pods)
-  if job.metadata.deletionTimestamp ~= nil then return pods end
+  if job.metadata.deletionTimestamp ~= nil or job.spec.selector == nil then return pods end
   local sel = kube.labels.selector(job.spec.selector)
   if sel == nil then return pods end
   local kept
