@@ -31,6 +31,9 @@
 --   * When the slot's Job name is taken by a Job we do not control, the key is requeued for the
 --     next schedule time (upstream drops it until an informer resync, up to a day later).
 --   * Sync errors upstream only logs are logged and retried with backoff (no ReconcileError event).
+--   * Every CronJob update enqueues the key at once (the runtime's rule). Upstream delays the sync
+--     to the next schedule time when only schedule or timeZone changed, and warns
+--     UnParseableCronJobSchedule there; here the sync itself warns UnparseableSchedule.
 local kube = require("kube")
 
 local CRONJOBS = "batch/v1/cronjobs"
