@@ -380,9 +380,18 @@ static void reconcile_done(kl_invocation_t *inv, const kl_invocation_result_t *r
         char msg[2048];
         snprintf(msg, sizeof(msg), "%s%s%s", res->err ? res->err->msg : kl_strerror(res->status),
                  res->traceback ? "\n" : "", res->traceback ? res->traceback : "");
-        if (res->status != KL_ECANCELED)
-            record_failure(c, r, msg);
-        outcome = res->status == KL_ECANCELED ? 0 : 2;
+        if (r->unsynced) {
+            /* Not the policy's fault: a cache it reads is still filling. */
+            c->reconciles_error--;
+            c->lua_errors--;
+            KL_DEBUG(c->name, "reconcile %s waits for a cache: %s", r->key, msg);
+            outcome = 1;
+            after = 0.2;
+        } else {
+            if (res->status != KL_ECANCELED)
+                record_failure(c, r, msg);
+            outcome = res->status == KL_ECANCELED ? 0 : 2;
+        }
     } else {
         lua_State *L = res->L;
         if (L && res->nresults >= 2 && !lua_isnil(L, 2)) {
@@ -481,8 +490,45 @@ static void start_one(kl_controller_t *c, const char *key)
     }
 }
 
+/* Reconciles wait until the caches of every declared resource have synced once, as
+ * controllers wait for WaitForCacheSync upstream: acting on a half-filled cache would create
+ * duplicates and delete what merely has not been seen yet. */
+static bool controller_synced(kl_controller_t *c)
+{
+    if (c->synced)
+        return true;
+    kl_backend_t *b = c->m->o.backend;
+    if (!b->ops->synced(b, c->primary))
+        return false;
+    for (size_t i = 0; i < c->nowns; i++)
+        if (!b->ops->synced(b, c->owns[i]))
+            return false;
+    for (size_t i = 0; i < c->nwatches; i++)
+        if (!b->ops->synced(b, c->watches[i].res))
+            return false;
+    c->synced = true;
+    KL_DEBUG(c->name, "caches synced");
+    return true;
+}
+
+static void on_sync_poll(uv_timer_t *t)
+{
+    kl_manager_t *m = t->data;
+    bool all = true;
+    for (size_t i = 0; i < m->n; i++)
+        all &= controller_synced(m->ctrls[i]);
+    if (all)
+        uv_timer_stop(t);
+    kl_manager_kick(m);
+}
+
 static void start_workers(kl_controller_t *c)
 {
+    if (!controller_synced(c)) {
+        if (!uv_is_active((uv_handle_t *)c->m->sync_timer))
+            uv_timer_start(c->m->sync_timer, on_sync_poll, 50, 50);
+        return;
+    }
     /* Reconciles that finish synchronously start the next one from their done callback;
      * the depth guard keeps that recursion bounded. */
     static int depth;
@@ -748,7 +794,13 @@ int kl_manager_new(const kl_manager_opts_t *opts, kl_manager_t **out)
     m->instance = strdup(opts->instance ? opts->instance : host);
     kl_strmap_init(&m->events, KL_STRMAP_COPY_KEYS);
     m->resync_timer = malloc(sizeof(*m->resync_timer));
-    if (m->field_manager == NULL || m->instance == NULL || m->resync_timer == NULL) {
+    m->sync_timer = malloc(sizeof(*m->sync_timer));
+    if (m->field_manager == NULL || m->instance == NULL || m->resync_timer == NULL ||
+        m->sync_timer == NULL) {
+        /* The timers were never initialised: free them here, not through uv_close. */
+        free(m->resync_timer);
+        free(m->sync_timer);
+        m->resync_timer = m->sync_timer = NULL;
         kl_manager_free(m);
         return KL_ENOMEM;
     }
@@ -756,6 +808,8 @@ int kl_manager_new(const kl_manager_opts_t *opts, kl_manager_t **out)
     m->resync_timer->data = m;
     uv_timer_start(m->resync_timer, on_resync, 1000, 1000);
     uv_unref((uv_handle_t *)m->resync_timer);
+    uv_timer_init(opts->loop, m->sync_timer);
+    m->sync_timer->data = m;
     *out = m;
     return 0;
 }
@@ -791,6 +845,8 @@ void kl_manager_free(kl_manager_t *m)
     free(m->ctrls);
     if (m->resync_timer)
         uv_close((uv_handle_t *)m->resync_timer, free_timer);
+    if (m->sync_timer)
+        uv_close((uv_handle_t *)m->sync_timer, free_timer);
     kl_events_cleanup(m);
     free(m->field_manager);
     free(m->instance);

@@ -44,6 +44,7 @@ struct kl_controller {
     uint64_t budget_kills, memory_kills;
     bool subscribed;
     bool stopping;
+    bool synced; /* every declared resource's cache has synced once */
 };
 
 struct kl_manager {
@@ -55,6 +56,7 @@ struct kl_manager {
     bool leader;
     kl_strmap_t events; /* recorder: aggregation key -> event_seen_t */
     uv_timer_t *resync_timer;
+    uv_timer_t *sync_timer; /* polls caches until every controller has synced */
     uint64_t writes, write_errors;
 };
 
@@ -69,6 +71,7 @@ typedef struct reconcile {
     kl_invocation_t *inv;
     struct ctx_ud *ctx;   /* the ctx userdata, marked dead when the reconcile ends */
     double requeue_after; /* set by ctx:requeue_after */
+    bool unsynced;        /* failed reading a cache that has not synced: retry quietly */
 } reconcile_t;
 
 /* ctx.c */
@@ -77,8 +80,9 @@ void kl_ctx_register(lua_State *L);
 void kl_ctx_push(lua_State *L, reconcile_t *r);
 /* Marks the ctx of a finished reconcile dead (its methods raise afterwards). */
 void kl_ctx_kill(reconcile_t *r);
-/* Resolves a resource spec for a controller (cached by the backend). Raises on failure. */
-kl_rtype_t *kl_ctx_resource(lua_State *L, kl_controller_t *c, int idx);
+/* Resolves a resource spec for a reconcile (cached by the backend). Raises on failure, and
+ * when reading (for_read) a cache that has not synced yet (r->unsynced is then set). */
+kl_rtype_t *kl_ctx_resource(lua_State *L, reconcile_t *r, int idx, bool for_read);
 
 /* events.c: records a Kubernetes Event about obj (aggregated like client-go's recorder). */
 void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, const char *type,

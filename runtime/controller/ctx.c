@@ -54,14 +54,20 @@ void kl_ctx_kill(reconcile_t *r)
     r->ctx = NULL;
 }
 
-kl_rtype_t *kl_ctx_resource(lua_State *L, kl_controller_t *c, int idx)
+kl_rtype_t *kl_ctx_resource(lua_State *L, reconcile_t *r, int idx, bool for_read)
 {
     const char *spec = luaL_checkstring(L, idx);
     kl_rtype_t *res;
     kl_errinfo_t err;
-    kl_backend_t *b = c->m->o.backend;
+    kl_backend_t *b = r->c->m->o.backend;
     if (b->ops->resolve(b, spec, &res, &err) < 0)
         luaL_error(L, "%s", err.msg);
+    /* A resource the policy did not declare gets its cache on first use; reading it before
+     * it has synced would show an empty cluster, so the reconcile is retried a little later. */
+    if (for_read && !b->ops->synced(b, res)) {
+        r->unsynced = true;
+        luaL_error(L, "the cache of %s has not synced yet", res->spec);
+    }
     return res;
 }
 
@@ -91,7 +97,7 @@ static int ctx_get(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
     kl_controller_t *ct = c->r->c;
-    kl_rtype_t *res = kl_ctx_resource(L, ct, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, true);
     const char *ns, *name;
     char buf[256];
     ns_name(L, 3, res, &ns, &name, buf, sizeof(buf));
@@ -167,7 +173,7 @@ static int ctx_list(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
     kl_controller_t *ct = c->r->c;
-    kl_rtype_t *res = kl_ctx_resource(L, ct, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, true);
     kl_cache_query_t q = {0};
     kl_selector_t *sel = NULL;
     kl_fieldsel_t *fs = NULL;
@@ -349,7 +355,7 @@ static bool opt_bool(lua_State *L, int idx, const char *key)
 static int ctx_create(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_rtype_t *res = kl_ctx_resource(L, c->r->c, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, false);
     luaL_checkany(L, 3);
     kl_write_t w = {.op = KL_WRITE_CREATE, .res = res, .grace_seconds = -1};
     w.dry_run = opt_bool(L, 4, "dry_run");
@@ -364,7 +370,7 @@ static int ctx_create(lua_State *L)
 static int update_common(lua_State *L, const char *sub)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_rtype_t *res = kl_ctx_resource(L, c->r->c, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, false);
     luaL_checkany(L, 3);
     kl_write_t w = {.op = KL_WRITE_UPDATE, .res = res, .subresource = sub, .grace_seconds = -1};
     w.dry_run = opt_bool(L, 4, "dry_run");
@@ -392,7 +398,7 @@ static int ctx_update_status(lua_State *L)
 static int ctx_patch(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_rtype_t *res = kl_ctx_resource(L, c->r->c, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, false);
     const char *ns = lua_isnil(L, 3) ? NULL : luaL_checkstring(L, 3);
     const char *name = luaL_checkstring(L, 4);
     luaL_checkany(L, 5);
@@ -427,7 +433,7 @@ static int ctx_patch(lua_State *L)
 static int ctx_delete(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
-    kl_rtype_t *res = kl_ctx_resource(L, c->r->c, 2);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, false);
     kl_write_t w = {.op = KL_WRITE_DELETE, .res = res, .grace_seconds = -1};
     int opts;
     kl_val_t obj = kl_lua_to_val(L, 3);
