@@ -749,8 +749,9 @@ end
 
 -- Pods whose labels no longer match the selector are released (controllerRef removed).
 local function release_unmatched(ctx, job, pods)
-  if job.metadata.deletionTimestamp ~= nil or job.spec.selector == nil then return pods end
-  local sel = kube.labels.selector(job.spec.selector)
+  local spec_sel = job.spec.selector
+  if job.metadata.deletionTimestamp ~= nil or spec_sel == nil then return pods end
+  local sel = kube.labels.selector(spec_sel)
   if sel == nil then return pods end
   local kept
   for i, pod in ipairs(pods) do
@@ -804,15 +805,21 @@ local function sync_job(ctx, key, job)
   for i, pod in ipairs(pods) do
     local md, pst = pod.metadata, pod.status
     local phase = pst and pst.phase
-    local r = {
-      pod = pod, uid = md.uid, name = md.name, phase = phase,
-      deleted = md.deletionTimestamp ~= nil,
-      fin = pu.has_finalizer(md.finalizers),
-    }
+    local terminal = phase == "Succeeded" or phase == "Failed"
+    local fin = pu.has_finalizer(md.finalizers)
+    local r = { pod = pod, phase = phase, fin = fin }
+    if terminal and not fin then
+      -- Counted already: most pods of a long Job. Only the phase matters now.
+      r.failed = phase == "Failed"
+      recs[i] = r
+      goto continue
+    end
+    r.uid, r.name = md.uid, md.name
+    r.deleted = md.deletionTimestamp ~= nil
     if indexed then r.index = pu.completion_index(md.annotations) end
-    if rm[r.uid] and r.fin then still[r.uid] = true end
+    if fin and rm[r.uid] then still[r.uid] = true end
     r.failed = phase == "Failed" or (not only_failed and r.deleted and phase ~= "Succeeded")
-    if phase ~= "Succeeded" and phase ~= "Failed" then
+    if not terminal then
       if r.deleted then
         terminating_list[#terminating_list + 1] = r
       else
@@ -823,6 +830,7 @@ local function sync_job(ctx, key, job)
     end
     recs[i] = r
     by_pod[pod] = r
+    ::continue::
   end
   rm_expected[key] = next(still) and still or nil
   jc.rm = still
