@@ -32,11 +32,15 @@ local BACKOFF_BASE, BACKOFF_MAX = 10, 600 -- DefaultJobPodFailureBackOff, MaxJob
 local MIN_DELAY = 1 -- syncJobBatchPeriod: the shortest delayed requeue
 local MAX_GENERATED_NAME = 58 -- names.MaxGeneratedNameLength
 local MAX_INT32 = 2147483647
+-- A finalizer removal not seen after this long is forgotten (a reconcile cancelled while the
+-- patch was in flight). Safe: a pod's uid is in uncountedTerminatedPods before its finalizer
+-- goes, so it is not counted as new again.
+local RM_EXPECTATION_TTL = 300
 
 -- Per Job key, for the life of the policy state (reset by a reload or restart, like upstream's
 -- in-memory stores):
 local backoff = {} -- key -> {failures = n, last = t}: the pod-failure backoff record
-local rm_expected = {} -- key -> {uid = true}: finalizer removals issued, not yet seen
+local rm_expected = {} -- key -> {uid = time issued}: finalizer removals not yet seen
 local known_uid = {} -- key -> uid of the Job last seen under that key
 
 local REMOVE_FINALIZER = { metadata = { ["$deleteFromPrimitiveList/finalizers"] = { TRACKING } } }
@@ -700,7 +704,7 @@ local function track(ctx, jc, needs_flush)
   if #to_remove > 0 then
     local exp = rm_expected[jc.key] or {}
     rm_expected[jc.key] = exp
-    for _, r in ipairs(to_remove) do exp[r.uid] = true end
+    for _, r in ipairs(to_remove) do exp[r.uid] = jc.now end
     for _, r in ipairs(to_remove) do
       local err = strip_finalizer(ctx, r.pod)
       if err ~= nil then
@@ -798,6 +802,9 @@ local function sync_job(ctx, key, job)
   -- Finalizer removals issued earlier count as observed once the cache shows the pod without
   -- the finalizer, or without the pod.
   local rm = rm_expected[key] or {}
+  for u, t in pairs(rm) do
+    if now - t > RM_EXPECTATION_TTL then rm[u] = nil end
+  end
   local recs, by_pod = {}, {}
   local active, terminating_list = {}, {}
   local ready = 0
@@ -817,7 +824,7 @@ local function sync_job(ctx, key, job)
     r.uid, r.name = md.uid, md.name
     r.deleted = md.deletionTimestamp ~= nil
     if indexed then r.index = pu.completion_index(md.annotations) end
-    if fin and rm[r.uid] then still[r.uid] = true end
+    if fin and rm[r.uid] then still[r.uid] = rm[r.uid] end
     r.failed = phase == "Failed" or (not only_failed and r.deleted and phase ~= "Succeeded")
     if not terminal then
       if r.deleted then
