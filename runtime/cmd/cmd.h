@@ -14,5 +14,6 @@ int kl_cmd_check(int argc, char **argv);
 int kl_cmd_apiserver(int argc, char **argv);
 int kl_cmd_test(int argc, char **argv);
 int kl_cmd_exec(int argc, char **argv);
+int kl_cmd_run(int argc, char **argv);
 
 #endif

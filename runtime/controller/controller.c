@@ -366,6 +366,12 @@ static void reconcile_done(kl_invocation_t *inv, const kl_invocation_result_t *r
     kl_controller_t *c = r->c;
     kl_ctx_kill(r);
     c->running--;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        c->inflight = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
     c->lua_ns += res->run_ns;
     kl_histogram_observe(&c->reconcile_time, (double)(uv_hrtime() - r->start_ns) / 1e9);
     int outcome = 0; /* 0 forget, 1 after, 2 rate-limited */
@@ -474,15 +480,25 @@ static void start_one(kl_controller_t *c, const char *key)
     r->start = now_of(c->m);
     r->start_ns = uv_hrtime();
     c->running++;
+    r->next = c->inflight;
+    if (r->next)
+        r->next->prev = r;
+    c->inflight = r;
     kl_invocation_opts_t io = {.fn = "reconcile",
                                .push_args = push_reconcile_args,
                                .push_ud = r,
                                .done = reconcile_done,
                                .done_ud = r};
     kl_errinfo_t err;
-    int rc = kl_invocation_start(c->script, &io, NULL, &err);
+    kl_invocation_t *inv = NULL;
+    int rc = kl_invocation_start(c->script, &io, &inv, &err);
+    if (rc == 0 && inv != NULL)
+        r->inv = inv; /* suspended: r is alive until its done callback */
     if (rc < 0) {
         c->running--;
+        c->inflight = r->next;
+        if (r->next)
+            r->next->prev = NULL;
         KL_ERROR(c->name, "cannot start a reconcile of %s: %s", key, err.msg);
         kl_queue_add_rate_limited(c->queue, key, NULL);
         kl_queue_done(c->queue, key);
@@ -532,7 +548,7 @@ static void start_workers(kl_controller_t *c)
     /* Reconciles that finish synchronously start the next one from their done callback;
      * the depth guard keeps that recursion bounded. */
     static int depth;
-    if (!c->m->leader || c->stopping || depth > 32)
+    if (!c->m->leader || c->m->draining || c->stopping || depth > 32)
         return;
     depth++;
     while (c->running < (size_t)c->workers) {
@@ -855,9 +871,42 @@ void kl_manager_free(kl_manager_t *m)
 
 void kl_manager_set_leader(kl_manager_t *m, bool leader)
 {
+    bool was = m->leader;
     m->leader = leader;
-    if (leader)
+    if (leader && !was) {
+        /* Keys cancelled or never taken while standing by: look at everything again. */
+        for (size_t i = 0; i < m->n; i++)
+            if (m->ctrls[i]->primary)
+                enqueue_all(m->ctrls[i]);
+    }
+    if (leader) {
         kl_manager_kick(m);
+        return;
+    }
+    /* Another process may lead now: stop every reconcile in flight at once. */
+    for (size_t i = 0; i < m->n; i++) {
+        kl_controller_t *c = m->ctrls[i];
+        reconcile_t *r = c->inflight;
+        while (r) {
+            reconcile_t *next = r->next;
+            if (r->inv && kl_invocation_cancel(r->inv) == 0)
+                KL_INFO(c->name, "cancelled the reconcile of %s: lost leadership", r->key);
+            r = next;
+        }
+    }
+}
+
+void kl_manager_drain(kl_manager_t *m)
+{
+    m->draining = true;
+}
+
+size_t kl_manager_running(const kl_manager_t *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++)
+        n += m->ctrls[i]->running;
+    return n;
 }
 
 void kl_manager_kick(kl_manager_t *m)

@@ -65,8 +65,13 @@ KL_NODISCARD int kl_manager_reload(kl_manager_t *m, kl_controller_t *c, const ch
                                    kl_errinfo_t *err);
 
 /* Reconciling only happens while the manager leads (leader election); informers and queues
- * keep running meanwhile. Default true. */
+ * keep running meanwhile. Default true. Losing leadership cancels the reconciles in flight at
+ * once; gaining it enqueues every primary object again. */
 void kl_manager_set_leader(kl_manager_t *m, bool leader);
+/* Stops starting reconciles for good; those in flight finish (shutdown). */
+void kl_manager_drain(kl_manager_t *m);
+/* Reconciles in flight, over all controllers. */
+size_t kl_manager_running(const kl_manager_t *m);
 /* True when no reconcile runs and no key is ready (delayed keys may still wait). */
 bool kl_manager_idle(const kl_manager_t *m);
 /* Starts reconciles for ready keys (test runners call it after moving the clock). */

@@ -35,6 +35,7 @@ struct kl_controller {
     double next_resync;
     kl_queue_t *queue;
     size_t running;
+    struct reconcile *inflight; /* list of running reconciles */
     kl_expectations_t *exp;
     /* metrics */
     uint64_t reconciles_ok, reconciles_error, reconciles_requeue, reconciles_requeue_after;
@@ -54,6 +55,7 @@ struct kl_manager {
     kl_controller_t **ctrls;
     size_t n, cap;
     bool leader;
+    bool draining; /* stopping: no new reconciles, in-flight ones finish */
     kl_strmap_t events; /* recorder: aggregation key -> event_seen_t */
     uv_timer_t *resync_timer;
     uv_timer_t *sync_timer; /* polls caches until every controller has synced */
@@ -72,6 +74,7 @@ typedef struct reconcile {
     struct ctx_ud *ctx;   /* the ctx userdata, marked dead when the reconcile ends */
     double requeue_after; /* set by ctx:requeue_after */
     bool unsynced;        /* failed reading a cache that has not synced: retry quietly */
+    struct reconcile *prev, *next; /* the controller's reconciles in flight */
 } reconcile_t;
 
 /* ctx.c */
