@@ -27,49 +27,96 @@ end
 
 -- ---- Per-sync state -------------------------------------------------------------------------
 
-local function new_state(ctx, ds, selector, nodes)
+-- Placement per node, memoised per DaemonSet for its template generation and keyed by the node's
+-- view (see daemonset.pods): {name, shouldRun, shouldContinueRunning}.
+local function new_state(ctx, ds, k, nodes)
   local st = {
     ctx = ctx,
     ds = ds,
+    k = k,
     ns = ds.metadata.namespace,
     uid = ds.metadata.uid,
-    selector = selector,
+    selector = k.selector,
     generation = C.template_generation(ds),
     min_ready = ds.spec.minReadySeconds or 0,
     now = ctx.now,
-    nodes = nodes,
-    node_names = {},
-    node_by_name = {},
-    run = {},  -- name -> shouldRun
-    cont = {}, -- name -> shouldContinueRunning
+    -- Filled below (shared with later syncs: not to be modified):
+    node_names = nil,   -- node names, in the cache's order
+    node_by_name = nil, -- name -> node
+    run = nil,          -- name -> shouldRun
+    cont = nil,         -- name -> shouldContinueRunning
     desired = 0,
     wrote = false,
   }
-  local should_run = kube.nodes.should_run_daemon_pod
-  for i = 1, #nodes do
-    local node = nodes[i]
-    local name = node.metadata.name
-    local run, cont = should_run(node, ds)
-    st.node_names[i] = name
-    st.node_by_name[name] = node
-    st.run[name] = run
-    st.cont[name] = cont
-    if run then st.desired = st.desired + 1 end
+  local generation = ds.metadata.generation
+  local old = k.node_memo_generation == generation and k.node_memo or {}
+  local n = #nodes
+  -- Nothing changed since the previous sync: same views, so the same placement.
+  local same = k.nodes ~= nil and n == #k.nodes.names
+  if same then
+    for i = 1, n do
+      if old[nodes[i]] == nil then
+        same = false
+        break
+      end
+    end
   end
+  if not same then
+    local memo = {}
+    local should_run = kube.nodes.should_run_daemon_pod
+    local t = { names = {}, by_name = {}, run = {}, cont = {}, desired = 0 }
+    local names, by_name, runs, conts = t.names, t.by_name, t.run, t.cont
+    local desired = 0
+    for i = 1, n do
+      local node = nodes[i]
+      local e = old[node]
+      if e == nil then
+        local run, cont = should_run(node, ds)
+        e = { node.metadata.name, run, cont }
+      end
+      memo[node] = e
+      local name, run = e[1], e[2]
+      names[i] = name
+      by_name[name] = node
+      runs[name] = run
+      conts[name] = e[3]
+      if run then desired = desired + 1 end
+    end
+    t.desired = desired
+    k.nodes, k.node_memo, k.node_memo_generation = t, memo, generation
+  end
+  local t = k.nodes
+  st.node_names, st.node_by_name, st.run, st.cont, st.desired = t.names, t.by_name, t.run, t.cont, t.desired
   return st
 end
 
 -- The pods index for a step: the one of the previous step while nothing was written since.
+-- Also sets st.idx_n, the number of nodes in it.
 local function pods_index(st)
   if st.idx ~= nil and not st.wrote then return st.idx, nil end
-  local idx, _, err = P.by_node(st, false)
-  st.idx, st.wrote = idx, false
+  local idx, n, err = P.by_node(st, false)
+  st.idx, st.idx_n, st.wrote = idx, n, false
   return idx, err
+end
+
+-- Node names of the index that are not in the node list, sorted.
+local function gone_nodes(st, idx)
+  local gone = {}
+  local seen = 0
+  for i = 1, #st.node_names do
+    if idx[st.node_names[i]] ~= nil then seen = seen + 1 end
+  end
+  if seen == st.idx_n then return gone end
+  for name in pairs(idx) do
+    if st.node_by_name[name] == nil then gone[#gone + 1] = name end
+  end
+  table.sort(gone)
+  return gone
 end
 
 -- ---- manage ----------------------------------------------------------------------------------
 
--- podsShouldBeOnNode: appends to to_create (node names) and to_delete (pods).
+-- podsShouldBeOnNode: appends to to_create (node names) and to_delete (pod infos).
 local function pods_for_node(st, name, pods, surge, to_create, to_delete)
   local ctx, ds = st.ctx, st.ds
   local run, cont = st.run[name], st.cont[name]
@@ -80,30 +127,29 @@ local function pods_for_node(st, name, pods, surge, to_create, to_delete)
   if pods == nil then return end
   if not cont then
     for i = 1, #pods do
-      if pods[i].metadata.deletionTimestamp == nil then to_delete[#to_delete + 1] = pods[i] end
+      if not pods[i].deleted then to_delete[#to_delete + 1] = pods[i] end
     end
     return
   end
   local running = {}
   for i = 1, #pods do
     local pod = pods[i]
-    if pod.metadata.deletionTimestamp == nil then
-      local phase = pod.status and pod.status.phase
-      if phase == "Failed" then
+    if not pod.deleted then
+      if pod.phase == "Failed" then
         -- Kubelets that reject a pod make the controller fight them: back off per node.
         local id = C.backoff_key(ds, name)
         if C.in_backoff(id, st.now) then
-          ctx.log:debug("deleting failed pod", pod.metadata.name, "on node", name, "limited by backoff")
+          ctx.log:debug("deleting failed pod", pod.name, "on node", name, "limited by backoff")
           ctx:requeue_after(C.backoff_delay(id))
         else
           C.backoff_next(id, st.now)
           ctx:event(ds, "Warning", "FailedDaemonPod", string.format(
-            "Found failed daemon pod %s/%s on node %s, will try to kill it", st.ns, pod.metadata.name, name))
+            "Found failed daemon pod %s/%s on node %s, will try to kill it", st.ns, pod.name, name))
           to_delete[#to_delete + 1] = pod
         end
-      elseif phase == "Succeeded" then
+      elseif pod.phase == "Succeeded" then
         ctx:event(ds, "Normal", "SucceededDaemonPod", string.format(
-          "Found succeeded daemon pod %s/%s on node %s, will try to delete it", st.ns, pod.metadata.name, name))
+          "Found succeeded daemon pod %s/%s on node %s, will try to delete it", st.ns, pod.name, name))
         to_delete[#to_delete + 1] = pod
       else
         running[#running + 1] = pod
@@ -127,15 +173,14 @@ local function pods_for_node(st, name, pods, surge, to_create, to_delete)
   local sorted = C.sorted_oldest_first(running)
   for i = 1, #sorted do
     local pod = sorted[i]
-    local l = pod.metadata.labels
-    if (l and l[C.HASH_LABEL]) == st.hash then
+    if pod.hash == st.hash then
       if newest == nil then newest = pod else to_delete[#to_delete + 1] = pod end
     else
       if oldest == nil then oldest = pod else to_delete[#to_delete + 1] = pod end
     end
   end
   if newest ~= nil and oldest ~= nil then
-    if not kube.pods.is_ready(oldest) or kube.pods.is_available(newest, st.min_ready, st.now) then
+    if not oldest.ready or C.is_available(newest, st.min_ready, st.now) then
       to_delete[#to_delete + 1] = oldest
     end
   end
@@ -145,24 +190,39 @@ local function manage(st)
   local idx, err = pods_index(st)
   if err then return err end
   local surge = C.allows_surge(st.ds)
+  -- A pass that found nothing to do, with no pod needing a decision, gives the same answer for
+  -- the same placement and pods.
+  local k = st.k
+  local c = k.manage_cache
+  if c and c.nodes == k.nodes and c.idx == idx and c.surge == surge then return nil end
   local to_create, to_delete = {}, {}
-  for i = 1, #st.node_names do
-    local name = st.node_names[i]
-    pods_for_node(st, name, idx[name], surge, to_create, to_delete)
-  end
-  -- Unscheduled pods aimed at nodes that are gone.
-  local gone = {}
-  for name in pairs(idx) do
-    if st.node_by_name[name] == nil then gone[#gone + 1] = name end
-  end
-  table.sort(gone)
-  for i = 1, #gone do
-    local pods = idx[gone[i]]
-    for k = 1, #pods do
-      local nn = pods[k].spec.nodeName
-      if nn == nil or nn == "" then to_delete[#to_delete + 1] = pods[k] end
+  local names, run, cont = st.node_names, st.run, st.cont
+  local decided = 0
+  for i = 1, #names do
+    local name = names[i]
+    local pods = idx[name]
+    if pods == nil then
+      if run[name] then to_create[#to_create + 1] = name end
+    elseif #pods == 1 and cont[name] and not pods[1].terminal and not (surge and pods[1].deleted) then
+      -- One running (or, without surge, terminating) pod where it may stay: nothing to do.
+    else
+      decided = decided + 1
+      pods_for_node(st, name, pods, surge, to_create, to_delete)
     end
   end
+  -- Unscheduled pods aimed at nodes that are gone.
+  local gone = gone_nodes(st, idx)
+  for i = 1, #gone do
+    local pods = idx[gone[i]]
+    for j = 1, #pods do
+      if not pods[j].scheduled then to_delete[#to_delete + 1] = pods[j] end
+    end
+  end
+  if decided == 0 and #to_create == 0 and #to_delete == 0 then
+    k.manage_cache = { nodes = k.nodes, idx = idx, surge = surge }
+    return nil
+  end
+  k.manage_cache = nil
   return P.sync_nodes(st, to_delete, to_create)
 end
 
@@ -173,40 +233,35 @@ local STATUS_FIELDS = {
   "updatedNumberScheduled", "numberAvailable", "numberUnavailable",
 }
 
-local function update_status(st, observed)
-  local ctx, ds = st.ctx, st.ds
-  local idx, err = pods_index(st)
-  if err then return err end
-  local n = {
-    desiredNumberScheduled = 0, currentNumberScheduled = 0, numberMisscheduled = 0,
-    numberReady = 0, updatedNumberScheduled = 0, numberAvailable = 0,
-  }
-  local is_ready, is_available = kube.pods.is_ready, kube.pods.is_available
-  local mrs, now = st.min_ready, st.now
-  local wake -- seconds until a Ready pod turns Available
-  for i = 1, #st.node_names do
-    local name = st.node_names[i]
+-- The counts of updateDaemonSetStatus; with minReadySeconds, also the delay until a Ready pod
+-- turns available.
+local function status_counts(st, idx)
+  local desired, current, misscheduled, ready, updated, available = 0, 0, 0, 0, 0, 0
+  local is_available, is_updated = C.is_available, C.is_updated
+  local mrs, now, hash, gen = st.min_ready, st.now, st.hash, st.generation
+  local names, run = st.node_names, st.run
+  local wake
+  for i = 1, #names do
+    local name = names[i]
     local pods = idx[name]
-    if st.run[name] then
-      n.desiredNumberScheduled = n.desiredNumberScheduled + 1
+    if run[name] then
+      desired = desired + 1
       if pods ~= nil then
-        n.currentNumberScheduled = n.currentNumberScheduled + 1
+        current = current + 1
         local pod = #pods == 1 and pods[1] or C.oldest(pods)
-        if is_ready(pod) then
-          n.numberReady = n.numberReady + 1
-          if is_available(pod, mrs, now) then n.numberAvailable = n.numberAvailable + 1 end
+        if pod.ready then
+          ready = ready + 1
+          if is_available(pod, mrs, now) then available = available + 1 end
         end
-        if C.is_updated(pod, st.hash, st.generation) then
-          n.updatedNumberScheduled = n.updatedNumberScheduled + 1
-        end
+        if is_updated(pod, hash, gen) then updated = updated + 1 end
       end
     elseif pods ~= nil then
-      n.numberMisscheduled = n.numberMisscheduled + 1
+      misscheduled = misscheduled + 1
     end
     -- Upstream requeues minReadySeconds + 1 s after a pod turns Ready (pod update handler).
     if mrs > 0 and pods ~= nil then
-      for k = 1, #pods do
-        local since = C.ready_since(pods[k])
+      for j = 1, #pods do
+        local since = pods[j].ready_since
         if since ~= nil and since + mrs >= now then
           local d = since + mrs + 1 - now
           if wake == nil or d < wake then wake = d end
@@ -214,7 +269,29 @@ local function update_status(st, observed)
       end
     end
   end
-  n.numberUnavailable = n.desiredNumberScheduled - n.numberAvailable
+  return {
+    desiredNumberScheduled = desired, currentNumberScheduled = current,
+    numberMisscheduled = misscheduled, numberReady = ready, updatedNumberScheduled = updated,
+    numberAvailable = available, numberUnavailable = desired - available,
+  }, wake
+end
+
+local function update_status(st, observed)
+  local ctx, ds, k = st.ctx, st.ds, st.k
+  local idx, err = pods_index(st)
+  if err then return err end
+  -- Without minReadySeconds the counts depend on nothing but placement and pods: unchanged
+  -- inputs (the same shared tables) give the previous counts.
+  local n, wake
+  local c = k.status_cache
+  if st.min_ready == 0 and c and c.nodes == k.nodes and c.idx == idx and c.hash == st.hash
+      and c.generation == st.generation then
+    n = c.counts
+  else
+    n, wake = status_counts(st, idx)
+    k.status_cache = { nodes = k.nodes, idx = idx, hash = st.hash, generation = st.generation, counts = n }
+  end
+  local mrs = st.min_ready
   if mrs > 0 then
     if n.numberReady ~= n.numberAvailable then ctx:requeue_after(mrs) end
     if wake ~= nil then ctx:requeue_after(math.max(wake, 0.001)) end
@@ -265,12 +342,13 @@ local function sync(ctx, key)
   if ds.metadata.deletionTimestamp ~= nil then return end
 
   local cur, old, herr = H.construct(ctx, ds, k.selector, function()
-    return P.claim({ ctx = ctx, ds = ds, ns = ds.metadata.namespace, uid = ds.metadata.uid, selector = k.selector })
+    return P.claim({ ctx = ctx, ds = ds, k = k, ns = ds.metadata.namespace, uid = ds.metadata.uid,
+      selector = k.selector })
   end)
   if not cur then
     return nil, "failed to construct revisions of DaemonSet: " .. tostring(herr)
   end
-  local st = new_state(ctx, ds, k.selector, nodes)
+  local st = new_state(ctx, ds, k, nodes)
   st.hash = cur.metadata.labels[C.HASH_LABEL]
 
   if not ctx:satisfied() then
@@ -285,7 +363,7 @@ local function sync(ctx, key)
     if strategy == "RollingUpdate" then
       local idx
       idx, err = pods_index(st)
-      if not err then err = R.run(st, idx) end
+      if not err then err = R.run(st, idx, gone_nodes(st, idx)) end
     end
     if not err then
       err = H.cleanup(ctx, ds, old, function()
@@ -293,8 +371,7 @@ local function sync(ctx, key)
         local live = {}
         for _, pods in pairs(all) do
           for i = 1, #pods do
-            local l = pods[i].metadata.labels
-            local h = l and l[C.HASH_LABEL]
+            local h = pods[i].hash
             if h ~= nil and h ~= "" then live[h] = true end
           end
         end
@@ -325,6 +402,13 @@ local function matching(ns, labels)
   return keys
 end
 
+-- Orphan pods make the next claim of the matching DaemonSets look for pods to adopt.
+local function matching_pods(ns, labels)
+  local keys = matching(ns, labels)
+  for i = 1, #keys do known[keys[i]].orphans = true end
+  return keys
+end
+
 -- A node matters when it is new or its labels or taints changed (node status heartbeats do
 -- not). Every known DaemonSet is then synced; each one decides from the whole node list.
 local function map_node(node)
@@ -339,10 +423,10 @@ end
 
 -- Pods and revisions with a controller are handled through `owns` / their owner; orphans wake
 -- the DaemonSets whose selector matches them (adoption).
-local function map_orphan(obj)
-  local md = obj.metadata
-  if C.controller_uid(obj) ~= nil then return nil end
-  return matching(md.namespace, md.labels)
+local function map_orphan_pod(pod)
+  if C.controller_uid(pod) ~= nil then return nil end
+  local md = pod.metadata
+  return matching_pods(md.namespace, md.labels)
 end
 
 local function map_revision(rev)
@@ -368,7 +452,7 @@ return {
   owns = { C.PODS },
   watches = {
     { resource = C.NODES, map = map_node },
-    { resource = C.PODS, map = map_orphan },
+    { resource = C.PODS, map = map_orphan_pod },
     -- Not in `owns`: revision events must not count as pod creations in the expectations.
     { resource = C.REVISIONS, map = map_revision },
   },

@@ -11,7 +11,11 @@
 --  * the pod-failure backoff record is rebuilt from the pods' finish times after a restart
 --    (upstream keeps it in memory only, kubernetes#114650);
 --  * while creations wait for the backoff, status.active reports the pods that are really
---    active (upstream writes 0, which the API server rejects when ready > 0: #139428).
+--    active (upstream writes 0, which the API server rejects when ready > 0: #139428);
+--  * a Job sync lists only the pods it owns (ctx:list by owner uid); pods without a controller
+--    are handled on their own events under the key "<ns>/pod:<name>" (the orphan-pod worker):
+--    adopted by a running Job that selects them, else stripped of the tracking finalizer;
+--  * pod deletions that fail do not lower status.ready.
 local kube = require("kube")
 local iv = require("job.indexes")
 local pu = require("job.podutil")

@@ -49,12 +49,20 @@ function M.template_generation(ds)
   return n
 end
 
--- util.IsPodUpdated: the revision hash or the template generation label says current.
-function M.is_updated(pod, hash, generation)
-  local l = pod.metadata.labels
-  if l == nil then return false end
-  if generation ~= nil and l[M.GENERATION_LABEL] == tostring(generation) then return true end
-  return hash ~= nil and hash ~= "" and l[M.HASH_LABEL] == hash
+-- util.IsPodUpdated (of a pod info record, see daemonset.pods): the revision hash or the
+-- template generation label says current.
+function M.is_updated(info, hash, generation)
+  if generation ~= nil and info.generation == tostring(generation) then return true end
+  return hash ~= nil and hash ~= "" and info.hash == hash
+end
+
+-- podutil.IsPodAvailable (of a pod info record): ready, and ready for more than min_ready
+-- seconds.
+function M.is_available(info, min_ready, now)
+  if not info.ready then return false end
+  if min_ready == 0 then return true end
+  local since = info.ready_since
+  return since ~= nil and since + min_ready < now
 end
 
 -- intstrutil.GetScaledValueFromIntOrPercent(v, total, roundUp = true).
@@ -104,47 +112,54 @@ local function seconds(ts)
 end
 M.seconds = seconds
 
--- podByCreationTimestampAndPhase: scheduled pods first, then older creationTimestamp, then name.
+local function created(info)
+  local t = info.created
+  if t == nil then
+    t = seconds(info.pod.metadata.creationTimestamp) or -math.huge
+    info.created = t
+  end
+  return t
+end
+
+-- podByCreationTimestampAndPhase (of pod info records): scheduled pods first, then older
+-- creationTimestamp, then name.
 function M.older(a, b)
-  local an, bn = a.spec.nodeName, b.spec.nodeName
-  local as, bs = an ~= nil and an ~= "", bn ~= nil and bn ~= ""
-  if as ~= bs then return as end
-  local at = seconds(a.metadata.creationTimestamp) or -math.huge
-  local bt = seconds(b.metadata.creationTimestamp) or -math.huge
-  if at == bt then return a.metadata.name < b.metadata.name end
+  if a.scheduled ~= b.scheduled then return a.scheduled end
+  local at, bt = created(a), created(b)
+  if at == bt then return a.name < b.name end
   return at < bt
 end
 
--- The oldest pod of a list (the list itself is not reordered).
-function M.oldest(pods)
-  local best = pods[1]
-  for i = 2, #pods do
-    if M.older(pods[i], best) then best = pods[i] end
+-- The oldest of a list of pod infos (the list itself is not reordered).
+function M.oldest(infos)
+  local best = infos[1]
+  for i = 2, #infos do
+    if M.older(infos[i], best) then best = infos[i] end
   end
   return best
 end
 
--- A copy of pods sorted oldest first.
-function M.sorted_oldest_first(pods)
+-- A copy of a list of pod infos sorted oldest first.
+function M.sorted_oldest_first(infos)
   local t = {}
-  for i = 1, #pods do t[i] = pods[i] end
+  for i = 1, #infos do t[i] = infos[i] end
   table.sort(t, M.older)
   return t
 end
 
--- The Ready condition's lastTransitionTime (seconds) of a Ready pod, or nil.
-function M.ready_since(pod)
+-- The Ready condition of a pod: ready, lastTransitionTime in seconds (nil when absent).
+function M.readiness(pod)
   local st = pod.status
   local conds = st and st.conditions
-  if conds == nil then return nil end
+  if conds == nil then return false, nil end
   for i = 1, #conds do
     local c = conds[i]
     if c.type == "Ready" then
-      if c.status ~= "True" then return nil end
-      return seconds(c.lastTransitionTime)
+      if c.status ~= "True" then return false, nil end
+      return true, seconds(c.lastTransitionTime)
     end
   end
-  return nil
+  return false, nil
 end
 
 -- ---- Failed-pod backoff (flowcontrol.NewBackOff(1s, 15min)) -------------------------------

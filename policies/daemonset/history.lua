@@ -169,10 +169,9 @@ local function dedup(ctx, ds, current, claim_pods)
         relabeled = true
         local pods, perr = claim_pods()
         if perr then return nil, perr end
-        for _, pod in ipairs(pods) do
-          local l = pod.metadata.labels
-          if (l and l[C.HASH_LABEL]) ~= keep_hash then
-            local _, err = ctx:patch(C.PODS, ns, pod.metadata.name,
+        for _, info in ipairs(pods) do
+          if info.hash ~= keep_hash then
+            local _, err = ctx:patch(C.PODS, ns, info.name,
               { metadata = { labels = { [C.HASH_LABEL] = keep_hash } } }, { type = "strategic" })
             if err and not err.not_found then return nil, err end
           end
@@ -186,7 +185,7 @@ local function dedup(ctx, ds, current, claim_pods)
 end
 
 -- constructHistory -> current revision, old revisions | nil, nil, err. claim_pods() -> the
--- DaemonSet's pods (claimed), err.
+-- DaemonSet's pods (claimed, as info records of daemonset.pods), err.
 function M.construct(ctx, ds, selector, claim_pods)
   local revs, err = claim(ctx, ds, selector)
   if err then return nil, nil, err end

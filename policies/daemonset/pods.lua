@@ -1,72 +1,148 @@
 -- The DaemonSet's pods: claiming (adoption and release, as ClaimPods does), the index by target
 -- node, and pod control (creates in slow-start batches, deletes, their events and
 -- expectations: syncNodes of pkg/controller/daemon).
+--
+-- Pods are handled as info records {pod, name, node, deleted, phase, terminal, scheduled, hash,
+-- generation, ready, ready_since, matches}. Reading fields through the cache's read-only views
+-- costs about 0.2 us each, so the records are memoised per DaemonSet, keyed by the view itself:
+-- a view stays the same object for one version of a pod while something references it (the
+-- memo does), and a new version of the pod comes as a new view. Steady-state syncs of a large
+-- DaemonSet thus read no pod fields at all.
 local kube = require("kube")
 local C = require("daemonset.common")
 
 local M = {}
 
--- ClaimPods: the pods of the namespace owned by ds (selector still matching) plus matching
--- orphans, which are adopted; owned pods that no longer match are released.
+local target_node, is_ready = kube.pods.target_node, kube.pods.is_ready
+
+local function new_info(pod, selector)
+  local md, spec, status = pod.metadata, pod.spec, pod.status
+  local labels = md.labels
+  local phase = status and status.phase
+  local nn = spec and spec.nodeName
+  local ready, since = false, nil
+  if is_ready(pod) then ready, since = C.readiness(pod) end
+  return {
+    pod = pod,
+    name = md.name,
+    node = target_node(pod),
+    deleted = md.deletionTimestamp ~= nil,
+    phase = phase,
+    terminal = phase == "Succeeded" or phase == "Failed",
+    scheduled = nn ~= nil and nn ~= "",
+    hash = labels and labels[C.HASH_LABEL],
+    generation = labels and labels[C.GENERATION_LABEL],
+    ready = ready,
+    ready_since = since,
+    matches = selector:matches(labels),
+  }
+end
+M.new_info = new_info
+
+-- ClaimPods: info records of the pods of the namespace owned by the DaemonSet whose labels still
+-- match its selector, plus matching orphans, which are adopted; owned pods that no longer match
+-- are released. st.k is the DaemonSet's entry of the policy's registry: memo (view -> info) and
+-- orphans (set by the orphan watch; a full scan for orphans happens only then, and on the first
+-- claim).
 function M.claim(st)
-  local ctx, ds, ns, uid, sel = st.ctx, st.ds, st.ns, st.uid, st.selector
-  local claimed = {}
-  local first_err
+  local ctx, ds, ns, uid, sel, k = st.ctx, st.ds, st.ns, st.uid, st.selector, st.k
+  local old_memo = k.pod_memo or {}
   local owned = ctx:list(C.PODS, { namespace = ns, owner = uid })
-  for i = 1, #owned do
-    local pod = owned[i]
-    if sel:matches(pod.metadata.labels) then
-      claimed[#claimed + 1] = pod
-    else
-      local _, err = ctx:patch(C.PODS, ns, pod.metadata.name, {
-        metadata = { ownerReferences = { { ["$patch"] = "delete", uid = uid } }, uid = pod.metadata.uid },
-      }, { type = "strategic" })
-      if err and not err.not_found and not err.invalid then first_err = first_err or err end
+  local n = #owned
+  -- Nothing changed since the previous claim: same views, so the same records.
+  local same = n == k.pod_count and k.claimed ~= nil
+  if same then
+    for i = 1, n do
+      if old_memo[owned[i]] == nil then
+        same = false
+        break
+      end
     end
   end
-  -- Every matching pod that is ours is in `claimed` already; when the counts agree there is
-  -- no orphan to adopt and the scan is skipped.
-  local matching = ctx:list(C.PODS, { namespace = ns, selector = ds.spec.selector })
-  if #matching ~= #claimed then
-    for i = 1, #matching do
-      local pod = matching[i]
+  local claimed, first_err
+  if same then
+    claimed = k.claimed
+  else
+    local memo = {}
+    claimed = {}
+    for i = 1, n do
+      local pod = owned[i]
+      local info = old_memo[pod]
+      if info == nil then info = new_info(pod, sel) end
+      memo[pod] = info
+      if info.matches then
+        claimed[#claimed + 1] = info
+      else
+        local _, err = ctx:patch(C.PODS, ns, info.name, {
+          metadata = { ownerReferences = { { ["$patch"] = "delete", uid = uid } }, uid = pod.metadata.uid },
+        }, { type = "strategic" })
+        if err and not err.not_found and not err.invalid then first_err = first_err or err end
+      end
+    end
+    k.pod_memo, k.pod_count, k.claimed, k.idx = memo, n, claimed, nil
+  end
+  if k.orphans ~= false then
+    k.orphans = false
+    local adopted_any = false
+    for _, pod in ipairs(ctx:list(C.PODS, { namespace = ns, selector = ds.spec.selector })) do
       if C.controller_uid(pod) == nil and pod.metadata.deletionTimestamp == nil then
         local adopted, err = ctx:patch(C.PODS, ns, pod.metadata.name, {
           metadata = { ownerReferences = { C.controller_ref(ds) }, uid = pod.metadata.uid },
         }, { type = "strategic" })
         if adopted then
-          claimed[#claimed + 1] = adopted
+          if not adopted_any then
+            -- The cached records stay as they were; this claim's list gets the adoptees.
+            adopted_any = true
+            local copy = {}
+            for i = 1, #claimed do copy[i] = claimed[i] end
+            claimed = copy
+            k.claimed, k.idx = nil, nil
+          end
+          claimed[#claimed + 1] = new_info(adopted, sel)
         elseif not err.not_found then
           first_err = first_err or err
         end
       end
     end
   end
+  if first_err then k.claimed, k.idx = nil, nil end
   return claimed, first_err
 end
 
--- getNodesToDaemonPods: claimed pods grouped by target node (spec.nodeName, else the
--- metadata.name matchFields term); terminal pods already being deleted are left out unless
--- include_deleted_terminal. Returns the index, the claimed pods, and the claim error.
-function M.by_node(st, include_deleted_terminal)
-  local claimed, err = M.claim(st)
-  local idx = {}
-  local target_node, is_terminal = kube.pods.target_node, kube.pods.is_terminal
+-- The index: node name -> list of infos, and the number of nodes in it.
+local function index(claimed, include_deleted_terminal)
+  local idx, n = {}, 0
   for i = 1, #claimed do
-    local pod = claimed[i]
-    if include_deleted_terminal or pod.metadata.deletionTimestamp == nil or not is_terminal(pod) then
-      local node = target_node(pod)
-      if node ~= nil then
-        local list = idx[node]
-        if list == nil then
-          idx[node] = { pod }
-        else
-          list[#list + 1] = pod
-        end
+    local info = claimed[i]
+    local node = info.node
+    if node ~= nil and (include_deleted_terminal or not (info.deleted and info.terminal)) then
+      local list = idx[node]
+      if list == nil then
+        idx[node] = { info }
+        n = n + 1
+      else
+        list[#list + 1] = info
       end
     end
   end
-  return idx, claimed, err
+  return idx, n
+end
+
+-- getNodesToDaemonPods: claimed pod infos grouped by target node (spec.nodeName, else the
+-- metadata.name matchFields term); terminal pods already being deleted are left out unless
+-- include_deleted_terminal. Returns the index (shared: not to be modified), the number of nodes
+-- in it, and the claim error.
+function M.by_node(st, include_deleted_terminal)
+  local claimed, err = M.claim(st)
+  local k = st.k
+  if include_deleted_terminal then
+    local idx, n = index(claimed, true)
+    return idx, n, err
+  end
+  if k.claimed == claimed and k.idx ~= nil then return k.idx, k.idx_n, err end
+  local idx, n = index(claimed, false)
+  if k.claimed == claimed then k.idx, k.idx_n = idx, n end
+  return idx, n, err
 end
 
 local function terminating_namespace(err)
@@ -74,8 +150,8 @@ local function terminating_namespace(err)
   return type(m) == "string" and m:find("because it is being terminated", 1, true) ~= nil
 end
 
--- syncNodes: deletes pods (a list of pod objects) and creates one pod on each named node, at
--- most BURST_REPLICAS of each; returns the first error.
+-- syncNodes: deletes pods (a list of pod infos) and creates one pod on each named node, at most
+-- BURST_REPLICAS of each; returns the first error.
 function M.sync_nodes(st, to_delete, to_create)
   local ctx, ds, ns = st.ctx, st.ds, st.ns
   local ncreate = math.min(#to_create, C.BURST_REPLICAS)
@@ -83,7 +159,7 @@ function M.sync_nodes(st, to_delete, to_create)
   if ncreate == 0 and ndelete == 0 then return nil end
   st.wrote = true
   local del_keys = {}
-  for i = 1, ndelete do del_keys[i] = ns .. "/" .. to_delete[i].metadata.name end
+  for i = 1, ndelete do del_keys[i] = ns .. "/" .. to_delete[i].name end
   C.expect(ctx, ncreate, del_keys)
 
   local first_err
@@ -121,7 +197,7 @@ function M.sync_nodes(st, to_delete, to_create)
 
   local deleted = {}
   for i = 1, ndelete do
-    local name = to_delete[i].metadata.name
+    local name = to_delete[i].name
     local ok, err = ctx:delete(C.PODS, ns, name)
     if ok then
       deleted[#deleted + 1] = del_keys[i]

@@ -2,7 +2,6 @@
 -- old pods while at most maxUnavailable nodes lack an available pod (manage recreates them);
 -- with maxSurge > 0, create the new pod first and delete the old one once the new one is
 -- available.
-local kube = require("kube")
 local C = require("daemonset.common")
 local P = require("daemonset.pods")
 
@@ -15,7 +14,7 @@ local function split(pods, hash, generation)
   if pods == nil then return nil, nil, true end
   for i = 1, #pods do
     local pod = pods[i]
-    if pod.metadata.deletionTimestamp == nil then
+    if not pod.deleted then
       if C.is_updated(pod, hash, generation) then
         if new ~= nil then return nil, nil, false end
         new = pod
@@ -29,23 +28,49 @@ local function split(pods, hash, generation)
 end
 
 -- The node names to look at, in a stable order: nodes with pods or that should run a pod (as
--- updatedDesiredNodeCounts adds them), then pods' nodes that are not in the node list.
-local function node_order(st, idx)
-  local names = {}
-  for i = 1, #st.node_names do
-    local n = st.node_names[i]
-    if idx[n] ~= nil or st.run[n] then names[#names + 1] = n end
+-- updatedDesiredNodeCounts adds them), then pods' nodes that are not in the node list. Calls
+-- fn(name, pods) for each, stopping at the first non-nil result.
+local function each_node(st, idx, gone, fn)
+  local names, run = st.node_names, st.run
+  for i = 1, #names do
+    local n = names[i]
+    local pods = idx[n]
+    if pods ~= nil or run[n] then
+      local r = fn(n, pods)
+      if r ~= nil then return r end
+    end
   end
-  local extra = {}
-  for n in pairs(idx) do
-    if st.node_by_name[n] == nil then extra[#extra + 1] = n end
+  for i = 1, #gone do
+    local r = fn(gone[i], idx[gone[i]])
+    if r ~= nil then return r end
   end
-  table.sort(extra)
-  for i = 1, #extra do names[#names + 1] = extra[i] end
-  return names
+  return nil
 end
 
-function M.run(st, idx)
+-- Whether some pod not being deleted is out of date; cached per (index, hash, generation).
+local function any_old(st, idx)
+  local k, hash, gen = st.k, st.hash, st.generation
+  local c = k.old_cache
+  if c and c.idx == idx and c.hash == hash and c.generation == gen then return c.any end
+  local gens = gen ~= nil and tostring(gen) or nil
+  local any = false
+  for _, pods in pairs(idx) do
+    for i = 1, #pods do
+      local p = pods[i]
+      if not p.deleted and (hash == nil or hash == "" or p.hash ~= hash) and (gens == nil or p.generation ~= gens) then
+        any = true
+        break
+      end
+    end
+    if any then break end
+  end
+  k.old_cache = { idx = idx, hash = hash, generation = gen, any = any }
+  return any
+end
+
+function M.run(st, idx, gone)
+  -- Without old pods there is nothing to replace (every branch below acts on old pods only).
+  if not any_old(st, idx) then return nil end
   local ds, hash, gen = st.ds, st.hash, st.generation
   local max_surge, serr = C.surge_count(ds, st.desired)
   if max_surge == nil then return "invalid value for MaxSurge: " .. serr end
@@ -53,14 +78,13 @@ function M.run(st, idx)
   if max_unavailable == nil then return "invalid value for MaxUnavailable: " .. uerr end
   if st.desired > 0 and max_unavailable == 0 and max_surge == 0 then max_unavailable = 1 end
   local mrs, now = st.min_ready, st.now
-  local available = kube.pods.is_available
-  local names = node_order(st, idx)
+  local available = C.is_available
 
   if max_surge == 0 then
     local num_unavailable = 0
     local allowed, candidates = {}, {}
-    for i = 1, #names do
-      local new, old, ok = split(idx[names[i]], hash, gen)
+    each_node(st, idx, gone, function(_, pods)
+      local new, old, ok = split(pods, hash, gen)
       if not ok then
         num_unavailable = num_unavailable + 1
       elseif (old == nil and new == nil) or (old ~= nil and new ~= nil) then
@@ -73,7 +97,7 @@ function M.run(st, idx)
       elseif num_unavailable < max_unavailable then
         candidates[#candidates + 1] = old
       end
-    end
+    end)
     local remaining = math.max(0, max_unavailable - num_unavailable)
     remaining = math.min(remaining, #candidates)
     for i = 1, remaining do allowed[#allowed + 1] = candidates[i] end
@@ -82,9 +106,8 @@ function M.run(st, idx)
 
   local to_delete, should_not_run, candidates, allowed_nodes = {}, {}, {}, {}
   local num_surge, num_available = 0, 0
-  for i = 1, #names do
-    local name = names[i]
-    local new, old, ok = split(idx[name], hash, gen)
+  local err = each_node(st, idx, gone, function(name, pods)
+    local new, old, ok = split(pods, hash, gen)
     if not ok then
       num_surge = num_surge + 1
     else
@@ -116,7 +139,8 @@ function M.run(st, idx)
         to_delete[#to_delete + 1] = old
       end
     end
-  end
+  end)
+  if err then return err end
   local remaining = math.min(math.max(0, max_surge - num_surge), #candidates)
   for i = 1, remaining do allowed_nodes[#allowed_nodes + 1] = candidates[i] end
   local extra = num_available - st.desired
