@@ -101,8 +101,8 @@ void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, c
     }
     char evname[320];
     static unsigned counter;
-    snprintf(evname, sizeof(evname), "%.200s.%llx", name,
-             (unsigned long long)((uint64_t)(now * 1e6) * 16 + (counter++ & 15)));
+    snprintf(evname, sizeof(evname), "%.200s.%llx%04x", name,
+             (unsigned long long)(uint64_t)(now * 1e6), counter++ & 0xffffu);
     const char *evns = ns && *ns ? ns : "default";
     char comp[160];
     component(c, comp, sizeof(comp));
