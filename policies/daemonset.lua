@@ -86,7 +86,8 @@ local function new_state(ctx, ds, k, nodes)
     k.nodes, k.node_memo, k.node_memo_generation = t, memo, generation
   end
   local t = k.nodes
-  st.node_names, st.node_by_name, st.run, st.cont, st.desired = t.names, t.by_name, t.run, t.cont, t.desired
+  st.node_names, st.node_by_name, st.run, st.cont = t.names, t.by_name, t.run, t.cont
+  st.desired = t.desired
   return st
 end
 
@@ -149,7 +150,8 @@ local function pods_for_node(st, name, pods, surge, to_create, to_delete)
         end
       elseif pod.phase == "Succeeded" then
         ctx:event(ds, "Normal", "SucceededDaemonPod", string.format(
-          "Found succeeded daemon pod %s/%s on node %s, will try to delete it", st.ns, pod.name, name))
+          "Found succeeded daemon pod %s/%s on node %s, will try to delete it",
+          st.ns, pod.name, name))
         to_delete[#to_delete + 1] = pod
       else
         running[#running + 1] = pod
@@ -203,7 +205,8 @@ local function manage(st)
     local pods = idx[name]
     if pods == nil then
       if run[name] then to_create[#to_create + 1] = name end
-    elseif #pods == 1 and cont[name] and not pods[1].terminal and not (surge and pods[1].deleted) then
+    elseif #pods == 1 and cont[name] and not pods[1].terminal
+        and not (surge and pods[1].deleted) then
       -- One running (or, without surge, terminating) pod where it may stay: nothing to do.
     else
       decided = decided + 1
@@ -289,7 +292,9 @@ local function update_status(st, observed)
     n = c.counts
   else
     n, wake = status_counts(st, idx)
-    k.status_cache = { nodes = k.nodes, idx = idx, hash = st.hash, generation = st.generation, counts = n }
+    k.status_cache = {
+      nodes = k.nodes, idx = idx, hash = st.hash, generation = st.generation, counts = n,
+    }
   end
   local mrs = st.min_ready
   if mrs > 0 then
@@ -397,7 +402,9 @@ end
 local function matching(ns, labels)
   local keys = {}
   for key, k in pairs(known) do
-    if k.ns == ns and k.selector ~= nil and k.selector:matches(labels) then keys[#keys + 1] = key end
+    if k.ns == ns and k.selector ~= nil and k.selector:matches(labels) then
+      keys[#keys + 1] = key
+    end
   end
   return keys
 end

@@ -75,7 +75,8 @@ function M.scaled(v, total)
   if digits == nil then return nil, "invalid type: string is not a percentage" end
   local p = math.tointeger(tonumber(digits))
   if p == nil or not digits:match("^[+-]?%d+$") then
-    return nil, string.format("invalid value %q: strconv.Atoi: parsing %q: invalid syntax", v, digits)
+    return nil, string.format("invalid value %q: strconv.Atoi: parsing %q: invalid syntax",
+      v, digits)
   end
   return math.ceil(p * total / 100)
 end

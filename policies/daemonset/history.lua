@@ -77,7 +77,10 @@ local function claim(ctx, ds, selector)
         out[#out + 1] = rev
       else
         local _, err = ctx:patch(C.REVISIONS, ns, rev.metadata.name, {
-          metadata = { ownerReferences = { { ["$patch"] = "delete", uid = uid } }, uid = rev.metadata.uid },
+          metadata = {
+            ownerReferences = { { ["$patch"] = "delete", uid = uid } },
+            uid = rev.metadata.uid,
+          },
         }, { type = "strategic" })
         if err and not err.not_found and not err.invalid then first_err = first_err or err end
       end
@@ -129,7 +132,8 @@ local function snapshot(ctx, ds, p, revision)
   if not err.already_exists then return nil, err end
   local existing = ctx:get(C.REVISIONS, ns, name)
   if existing == nil then
-    return nil, string.format("controller revision %s/%s exists but is not in the cache yet", ns, name)
+    return nil, string.format("controller revision %s/%s exists but is not in the cache yet",
+      ns, name)
   end
   if matches(p, existing) then return existing end
   local fresh = ctx:get(C.DS, ns, ds.metadata.name)
@@ -139,8 +143,9 @@ local function snapshot(ctx, ds, p, revision)
   local cc = ds.status and ds.status.collisionCount
   local fresh_cc = fresh.status and fresh.status.collisionCount
   if fresh_cc ~= cc then
-    return nil, string.format("found a stale collision count (%s, expected %s) of DaemonSet %q " ..
-      "while processing; will retry until it is updated", tostring(cc), tostring(fresh_cc), ds.metadata.name)
+    return nil, string.format("found a stale collision count (%s, expected %s) of DaemonSet %q "
+      .. "while processing; will retry until it is updated",
+      tostring(cc), tostring(fresh_cc), ds.metadata.name)
   end
   local upd = kube.copy(fresh)
   upd.status = upd.status or {}

@@ -74,7 +74,10 @@ function M.claim(st)
         claimed[#claimed + 1] = info
       else
         local _, err = ctx:patch(C.PODS, ns, info.name, {
-          metadata = { ownerReferences = { { ["$patch"] = "delete", uid = uid } }, uid = pod.metadata.uid },
+          metadata = {
+            ownerReferences = { { ["$patch"] = "delete", uid = uid } },
+            uid = pod.metadata.uid,
+          },
         }, { type = "strategic" })
         if err and not err.not_found and not err.invalid then first_err = first_err or err end
       end

@@ -57,7 +57,8 @@ local function any_old(st, idx)
   for _, pods in pairs(idx) do
     for i = 1, #pods do
       local p = pods[i]
-      if not p.deleted and (hash == nil or hash == "" or p.hash ~= hash) and (gens == nil or p.generation ~= gens) then
+      if not p.deleted and (hash == nil or hash == "" or p.hash ~= hash)
+          and (gens == nil or p.generation ~= gens) then
         any = true
         break
       end
