@@ -26,6 +26,7 @@ typedef struct source {
     char *name; /* selection name: the file name without .lua */
     char *path; /* policy file, or NULL when embedded */
     const kl_embedded_file_t *emb;
+    const char *emb_dir; /* the builtin directory it came from */
     bool selected;
     bool waiting; /* its resources are not served yet */
     kl_controller_t *ctrl;
@@ -39,7 +40,8 @@ typedef struct watched {
 
 struct kl_host {
     kl_host_opts_t o;
-    char *builtin_dir;
+    char **builtin_dirs;
+    size_t nbuiltin_dirs;
     char *controllers;
     kl_client_t *client;
     kl_real_t *real;
@@ -91,7 +93,7 @@ static source_t *find_source(kl_host_t *h, const char *name)
 }
 
 static int add_source(kl_host_t *h, const char *name, const char *path,
-                      const kl_embedded_file_t *emb, kl_errinfo_t *err)
+                      const kl_embedded_file_t *emb, const char *emb_dir, kl_errinfo_t *err)
 {
     source_t *s = find_source(h, name);
     if (s && s->path && path)
@@ -109,6 +111,7 @@ static int add_source(kl_host_t *h, const char *name, const char *path,
     free(s->path);
     s->path = path ? strdup(path) : NULL;
     s->emb = path ? NULL : emb;
+    s->emb_dir = path ? NULL : emb_dir;
     if (path && s->path == NULL)
         return kl_err(err, KL_ENOMEM, "out of memory");
     return 0;
@@ -154,16 +157,21 @@ static void free_list(char **l, size_t n)
 static int collect_sources(kl_host_t *h, const char *const *paths, kl_errinfo_t *err)
 {
     int rc = 0;
-    if (!h->o.no_builtin) {
-        size_t prefix = strlen(h->builtin_dir);
+    for (size_t d = 0; !h->o.no_builtin && d < h->nbuiltin_dirs; d++) {
+        const char *bdir = h->builtin_dirs[d];
+        size_t prefix = strlen(bdir);
         for (const kl_embedded_file_t *f = kl_embedded_files; rc == 0 && f->path; f++) {
-            if (strncmp(f->path, h->builtin_dir, prefix) != 0 || f->path[prefix] != '/')
+            if (strncmp(f->path, bdir, prefix) != 0 || f->path[prefix] != '/')
                 continue;
             const char *rest = f->path + prefix + 1;
             if (strchr(rest, '/') || !ends_with(rest, ".lua"))
                 continue;
             char *name = name_of(rest);
-            rc = name ? add_source(h, name, NULL, f, err) : kl_err(err, KL_ENOMEM, "oom");
+            if (name && find_source(h, name))
+                rc = kl_err(err, KL_EINVAL, "two bundled policies named \"%s\"", name);
+            else
+                rc = name ? add_source(h, name, NULL, f, bdir, err)
+                          : kl_err(err, KL_ENOMEM, "oom");
             free(name);
         }
     }
@@ -186,14 +194,14 @@ static int collect_sources(kl_host_t *h, const char *const *paths, kl_errinfo_t 
                 KL_WARN("host", "--policies %s: the directory holds no .lua files (yet)", p);
             for (size_t k = 0; rc == 0 && k < n; k++) {
                 char *name = name_of(files[k]);
-                rc = name ? add_source(h, name, files[k], NULL, err)
+                rc = name ? add_source(h, name, files[k], NULL, NULL, err)
                           : kl_err(err, KL_ENOMEM, "oom");
                 free(name);
             }
             free_list(files, n);
         } else {
             char *name = name_of(p);
-            rc = name ? add_source(h, name, p, NULL, err) : kl_err(err, KL_ENOMEM, "oom");
+            rc = name ? add_source(h, name, p, NULL, NULL, err) : kl_err(err, KL_ENOMEM, "oom");
             free(name);
         }
     }
@@ -304,7 +312,7 @@ static int load_source(kl_host_t *h, source_t *s, kl_errinfo_t *err)
     } else {
         char chunk[300], dir[300];
         snprintf(chunk, sizeof(chunk), "%s", s->emb->path);
-        snprintf(dir, sizeof(dir), "embedded:%s", h->builtin_dir);
+        snprintf(dir, sizeof(dir), "embedded:%s", s->emb_dir);
         rc = kl_manager_add_buffer(h->m, chunk, dir, s->emb->data, s->emb->len, &s->ctrl, err);
     }
     if (rc == KL_ENOTFOUND) {
@@ -460,7 +468,7 @@ static void reload_changed(kl_host_t *h, bool force)
             source_t *s = find_source(h, name);
             kl_errinfo_t err;
             if (s == NULL || (s->path == NULL && s->ctrl == NULL)) {
-                if (add_source(h, name, files[k], NULL, &err) < 0) {
+                if (add_source(h, name, files[k], NULL, NULL, &err) < 0) {
                     KL_ERROR("host", "%s", err.msg);
                 } else if ((s = find_source(h, name)) != NULL) {
                     s->selected = strstr(h->controllers, "*") != NULL;
@@ -662,13 +670,21 @@ int kl_host_new(const kl_host_opts_t *opts, kl_host_t **out, kl_errinfo_t *err)
         return kl_err(err, KL_ENOMEM, "out of memory");
     h->o = *opts;
     h->o.policy_paths = NULL; /* not kept: collected below */
-    h->builtin_dir = strdup(opts->builtin_dir ? opts->builtin_dir : "policies");
+    static const char *const default_dirs[] = {"policies", NULL};
+    const char *const *dirs = opts->builtin_dirs ? opts->builtin_dirs : default_dirs;
+    h->o.builtin_dirs = NULL;
+    while (dirs[h->nbuiltin_dirs])
+        h->nbuiltin_dirs++;
+    h->builtin_dirs = calloc(h->nbuiltin_dirs + 1, sizeof(char *));
+    for (size_t i = 0; h->builtin_dirs && i < h->nbuiltin_dirs; i++)
+        if ((h->builtin_dirs[i] = strdup(dirs[i])) == NULL)
+            h->nbuiltin_dirs = i;
     h->controllers = strdup(opts->controllers ? opts->controllers : "*");
     h->debounce = new_timer(h);
     h->retry = new_timer(h);
     h->stop_timer = new_timer(h);
     int rc = 0;
-    if (!h->builtin_dir || !h->controllers || !h->debounce || !h->retry || !h->stop_timer) {
+    if (!h->builtin_dirs || !h->controllers || !h->debounce || !h->retry || !h->stop_timer) {
         rc = kl_err(err, KL_ENOMEM, "out of memory");
         goto fail;
     }
@@ -788,7 +804,9 @@ void kl_host_free(kl_host_t *h)
     for (size_t i = 0; i < h->nuser_dirs; i++)
         free(h->user_dirs[i]);
     free(h->user_dirs);
-    free(h->builtin_dir);
+    for (size_t i = 0; h->builtin_dirs && i < h->nbuiltin_dirs; i++)
+        free(h->builtin_dirs[i]);
+    free(h->builtin_dirs);
     free(h->controllers);
     free(h);
 }

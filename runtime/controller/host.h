@@ -3,7 +3,7 @@
  * policies selected like kube-controller-manager's --controllers, leader election, the
  * metrics and health server, hot reload of policy files, and an orderly stop.
  *
- * Policies. The bundled ones are the top-level .lua files of an embedded directory
+ * Policies. The bundled ones are the top-level .lua files of embedded directories
  * ("policies" by default); each extra path is a policy file or a directory whose top-level
  * .lua files are policies (modules they require live beside them, in subdirectories). A
  * controller's selection name is its file name without ".lua"; a user file with the name of a
@@ -44,7 +44,9 @@ typedef struct kl_host_opts {
     const kl_restconfig_t *config;   /* copied by the client */
     const kl_client_opts_t *client;  /* NULL: defaults (qps 50, burst 100 here) */
     const char *const *policy_paths; /* files or directories; NULL-terminated or NULL */
-    const char *builtin_dir;         /* embedded directory of bundled policies; NULL: "policies" */
+    /* Embedded directories of bundled policies, NULL-terminated; NULL: {"policies"}.
+     * `kubelua up` adds "policies/cluster" (scheduler, node lifecycle, TTL). */
+    const char *const *builtin_dirs;
     bool no_builtin;                 /* load only policy_paths */
     const char *controllers;         /* selection; NULL: "*" */
     const char *namespace;           /* restrict namespaced informers; NULL: all */
