@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "kubelua/error.h"
 
@@ -56,5 +57,24 @@ const char *kl_apiserver_ca_file(const kl_apiserver_t *srv);
 int kl_apiserver_port(const kl_apiserver_t *srv);
 /* Sets the pods/log provider (before serving). */
 void kl_apiserver_set_log_provider(kl_apiserver_t *srv, kl_apiserver_log_fn fn, void *ud);
+
+/* Following a log (`kubectl logs -f`, pods/log?follow=true): the server streams what the
+ * follower delivers. start runs on the server's loop and returns an opaque handle, or a
+ * negative code without calling back (KL_ENOTFOUND: answered as a read without follow would
+ * be). on_data's bytes stay valid until resume(handle); the server calls resume once they are
+ * sent, so a slow client slows the follower. on_end runs once, after which no data comes; the
+ * server then frees the handle. free may also come earlier (client gone, shutdown), and may be
+ * called from inside on_data/on_end. */
+typedef struct kl_log_follow_ops {
+    int (*start)(uv_loop_t *loop, const kl_log_request_t *r,
+                 void (*on_data)(void *stream, const char *data, size_t len),
+                 void (*on_end)(void *stream, int rc), void *stream, void **handle, void *ud);
+    void (*resume)(void *handle);
+    void (*free)(void *handle);
+    void *ud;
+} kl_log_follow_ops_t;
+/* Sets the follower (before serving); ops is copied. Without one, follow=true is served as a
+ * plain read. */
+void kl_apiserver_set_log_follow(kl_apiserver_t *srv, const kl_log_follow_ops_t *ops);
 
 #endif

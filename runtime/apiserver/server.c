@@ -665,6 +665,7 @@ static void on_stop_async(uv_async_t *a)
         return;
     srv->stopping = 1;
     kl_watch_close_all(srv);
+    kl_logstream_close_all(srv);
     uv_close((uv_handle_t *)&srv->listener, on_handle_closed);
     uv_close((uv_handle_t *)&srv->tick, on_handle_closed);
     uv_close((uv_handle_t *)&srv->gc_idle, on_handle_closed);
@@ -778,6 +779,11 @@ const char *kl_apiserver_ca_file(const kl_apiserver_t *srv)
 int kl_apiserver_port(const kl_apiserver_t *srv)
 {
     return srv->port;
+}
+
+void kl_apiserver_set_log_follow(kl_apiserver_t *srv, const kl_log_follow_ops_t *ops)
+{
+    srv->follow = *ops;
 }
 
 void kl_apiserver_set_log_provider(kl_apiserver_t *srv, kl_apiserver_log_fn fn, void *ud)

@@ -67,6 +67,8 @@ struct kl_apiserver {
     char *openapi_cache_key;
     kl_apiserver_log_fn log_fn;
     void *log_data;
+    kl_log_follow_ops_t follow;
+    struct kl_logstream *log_streams; /* logs being followed (logstream.c) */
     uint64_t requests;
 };
 
@@ -144,6 +146,14 @@ void kl_watch_dispatch(kl_apiserver_t *srv, const kl_event_t *ev, kl_table_t *ta
 void kl_watch_tick(kl_apiserver_t *srv, uint64_t now_ms);
 /* Ends every watch (shutdown). */
 void kl_watch_close_all(kl_apiserver_t *srv);
+
+/* ---- Followed logs (logstream.c) --------------------------------------------------------- */
+
+/* Streams a followed log as the response to req. Returns 0 (the response is under way) or a
+ * negative code, having sent nothing (KL_ENOTFOUND: no such log instance). */
+int kl_logstream_start(kl_apiserver_t *srv, h2o_req_t *req, const kl_log_request_t *lr);
+/* Ends every followed log (shutdown). */
+void kl_logstream_close_all(kl_apiserver_t *srv);
 
 /* ---- Discovery and OpenAPI (discovery.c) ------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/podlog_hook.h"
 #include "kubelua/log.h"
 
 #include "cmd/cmd.h"
@@ -77,6 +78,8 @@ int kl_cmd_apiserver(int argc, char **argv)
         fprintf(stderr, "kubelua apiserver: %s\n", err.msg);
         return 1;
     }
+    /* Container logs written under DATA_DIR/pods by a node agent are served as pods/log. */
+    kl_podlog_install(srv, opts.data_dir ? opts.data_dir : "./kubelua-data");
     if (kl_apiserver_start_thread(srv, &err) < 0) {
         fprintf(stderr, "kubelua apiserver: %s\n", err.msg);
         kl_apiserver_free(srv);
