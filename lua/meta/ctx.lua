@@ -64,14 +64,18 @@ function Logger:error(...) end
 ---@field now number                   Wall-clock time in Unix seconds (the fake cluster's clock in tests)
 ---@field controller string            The controller's name
 ---@field log kube.Logger              Logs tagged with controller and key
+---@field expectations kube.Expectations The controller's shared record, keyed like ctx.key: creations and deletions are observed from informer events (set/raise/lower/satisfied)
 local Ctx = {}
 
---- Reads one object from the cache (a read-only view), or nil.
+--- Reads one object from the cache (a read-only view), or nil. With a last argument
+--- {fresh = true} it reads from the server instead (the call yields): nil when the object does
+--- not exist, or nil, err when the read failed.
 ---@param resource string
 ---@param ns_or_key string|nil         Namespace, or a "ns/name" key when name is omitted
----@param name? string
----@return table|nil
-function Ctx:get(resource, ns_or_key, name) end
+---@param name? string|{fresh: boolean}
+---@param opts? {fresh: boolean}
+---@return table|nil, kube.Error?
+function Ctx:get(resource, ns_or_key, name, opts) end
 
 --- Reads objects from the cache (read-only views), sorted by namespace/name.
 ---@param resource string

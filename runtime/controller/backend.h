@@ -46,6 +46,7 @@ typedef enum kl_write_op {
     KL_WRITE_UPDATE,
     KL_WRITE_PATCH,
     KL_WRITE_DELETE,
+    KL_WRITE_GET, /* not a write: a read from the server, bypassing the cache (fresh reads) */
 } kl_write_op_t;
 
 typedef struct kl_write {

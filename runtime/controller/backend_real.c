@@ -246,6 +246,9 @@ static int op_write(kl_backend_t *b, const kl_write_t *w, kl_write_cb cb, void *
         rc = kl_client_patch(r->client, &cr, &o, pt, body.data, body.len, on_response, p, NULL);
         break;
     }
+    case KL_WRITE_GET:
+        rc = kl_client_get(r->client, &cr, NULL, on_response, p, NULL);
+        break;
     default:
         rc = kl_client_delete(r->client, &cr, &o, on_response, p, NULL);
         break;

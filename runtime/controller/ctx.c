@@ -3,6 +3,7 @@
  *
  *   ctx.key, ctx.namespace, ctx.name, ctx.now
  *   ctx:get(resource, ns, name) | ctx:get(resource, "ns/name")      -> object | nil
+ *     (with a last argument {fresh=true}: read from the server, yielding; -> object | nil, err)
  *   ctx:list(resource, {namespace=, selector=, owner=, node=, fields=}) -> {objects}
  *   ctx:create(resource, obj [, {dry_run=}])                        -> object | nil, err
  *   ctx:update(resource, obj) / ctx:update_status(resource, obj)    -> object | nil, err
@@ -11,6 +12,7 @@
  *   ctx:event(obj, type, reason, message)
  *   ctx:expect_creations(n), ctx:expect_deletions(n), ctx:satisfied()
  *   ctx:requeue_after(seconds)
+ *   ctx.expectations: the controller's kube.Expectations (set/raise/lower/satisfied by key)
  *   ctx.log:info(...) (also debug, warn, error)
  * err is a table {code=, reason=, message=, not_found=, conflict=, already_exists=, invalid=}.
  */
@@ -22,6 +24,7 @@
 
 #include "controller/controller_int.h"
 #include "script/l_object.h"
+#include "script/l_primitives.h"
 
 #define CTX_MT "kubelua.Ctx"
 #define ERR_MT "kubelua.Error"
@@ -92,15 +95,35 @@ static void ns_name(lua_State *L, int idx, const kl_rtype_t *res, const char **n
     }
 }
 
-/* ctx:get(resource, ns, name) -> object | nil   [-?, +1, e] */
+static int do_write(lua_State *L, ctx_ud_t *c, kl_write_t *w, kl_json_t *body);
+
+/* ctx:get(resource, ns, name [, {fresh=true}]) -> object | nil [, err]   [-?, +1|2, e]
+ * A fresh read asks the server (yielding) instead of the cache: what upstream controllers do
+ * with an uncached client before acting on something the cache may not show yet. */
 static int ctx_get(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
     kl_controller_t *ct = c->r->c;
-    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, true);
+    bool fresh = false;
+    int top = lua_gettop(L);
+    if (top >= 4 && lua_istable(L, top)) {
+        lua_getfield(L, top, "fresh");
+        fresh = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        lua_settop(L, top - 1);
+    }
+    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, !fresh);
     const char *ns, *name;
     char buf[256];
     ns_name(L, 3, res, &ns, &name, buf, sizeof(buf));
+    if (fresh) {
+        kl_write_t w = {.op = KL_WRITE_GET,
+                        .res = res,
+                        .namespace = res->namespaced ? ns : NULL,
+                        .name = name,
+                        .grace_seconds = -1};
+        return do_write(L, c, &w, NULL);
+    }
     kl_backend_t *b = ct->m->o.backend;
     const kl_obj_t *o = b->ops->get(b, res, res->namespaced ? ns : NULL, name);
     if (o == NULL)
@@ -217,6 +240,7 @@ typedef struct pending {
     int cancelled;
     int done;
     int rc;
+    bool is_get; /* a fresh read: not found is nil, not an error */
     kl_obj_t *result;
     kl_write_status_t status;
 } pending_t;
@@ -277,7 +301,10 @@ static int write_k(lua_State *L, int status, lua_KContext kctx)
 {
     pending_t *p = (pending_t *)kctx;
     int n;
-    if (p->rc == 0) {
+    if (p->is_get && (p->rc == KL_ENOTFOUND || p->status.code == 404)) {
+        lua_pushnil(L);
+        n = 1;
+    } else if (p->rc == 0) {
         if (p->result)
             kl_lua_push_doc(L, p->result);
         else
@@ -306,11 +333,12 @@ static int do_write(lua_State *L, ctx_ud_t *c, kl_write_t *w, kl_json_t *body)
     }
     p->inv = inv;
     p->r = c->r;
+    p->is_get = w->op == KL_WRITE_GET;
     w->body = body;
     w->dry_run = w->dry_run || m->o.dry_run;
     if (w->field_manager == NULL)
         w->field_manager = m->field_manager;
-    if (m->o.dry_run)
+    if (m->o.dry_run && w->op != KL_WRITE_GET)
         KL_INFO(ct->name, "dry-run %s %s %s/%s",
                 w->op == KL_WRITE_CREATE   ? "create"
                 : w->op == KL_WRITE_UPDATE ? "update"
@@ -321,7 +349,8 @@ static int do_write(lua_State *L, ctx_ud_t *c, kl_write_t *w, kl_json_t *body)
     kl_backend_t *b = m->o.backend;
     int rc = b->ops->write(b, w, on_written, p, &err);
     kl_json_free(body);
-    m->writes++;
+    if (w->op != KL_WRITE_GET)
+        m->writes++;
     if (rc < 0) {
         free(p);
         m->write_errors++;
@@ -636,6 +665,12 @@ static int ctx_index(lua_State *L)
         if (strcmp(k, "now") == 0) {
             kl_backend_t *b = c->r->c->m->o.backend;
             lua_pushnumber(L, b->ops->now(b));
+            return 1;
+        }
+        if (strcmp(k, "expectations") == 0) {
+            /* The controller's shared record (observed from informer events), for policies
+             * that need more than expect_creations/expect_deletions: set, raise, lower. */
+            kl_lua_push_expectations(L, c->r->c->exp);
             return 1;
         }
         if (strcmp(k, "controller") == 0) {

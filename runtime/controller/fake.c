@@ -879,6 +879,18 @@ static int op_write(kl_backend_t *b, const kl_write_t *w, kl_write_cb cb, void *
     d->kind = D_WRITE;
     d->cb = cb;
     d->ud = ud;
+    if (w->op == KL_WRITE_GET) {
+        /* The fake's cache is the server's state: a fresh read sees the same object. */
+        const kl_obj_t *o = op_get(b, (kl_rtype_t *)w->res, w->namespace, w->name);
+        d->result = o ? kl_obj_ref((kl_obj_t *)o) : NULL;
+        if (o == NULL) {
+            d->rc = KL_ENOTFOUND;
+            fail_status(&d->status, 404, "NotFound", "%s \"%s\" not found", w->res->resource,
+                        w->name ? w->name : "");
+        }
+        enqueue(f, d);
+        return 0;
+    }
     d->rc = perform(f, w, &d->result, &d->status, name, sizeof(name));
     if (d->rc < 0 && d->status.code == 0)
         fail_status(&d->status, 500, "InternalError", "%s", kl_strerror(d->rc));

@@ -127,8 +127,11 @@ static int exp_gc(lua_State *L)
     return 0;
 }
 
+static void ensure_exp_mt(lua_State *L);
+
 void kl_lua_push_expectations(lua_State *L, kl_expectations_t *e)
 {
+    ensure_exp_mt(L); /* the policy may never have required "kube" */
     expbox_t *b = lua_newuserdatauv(L, sizeof(*b), 0);
     b->e = NULL;
     luaL_setmetatable(L, EXPECTATIONS_MT);
@@ -313,9 +316,9 @@ static int l_exp_tostring(lua_State *L)
     return 1;
 }
 
-void kl__lua_control_register(lua_State *L)
+/* Registers the Expectations metatable once per state. [-0, +0, m] */
+static void ensure_exp_mt(lua_State *L)
 {
-    int mod = lua_gettop(L);
     if (luaL_newmetatable(L, EXPECTATIONS_MT)) {
         static const luaL_Reg methods[] = {{"set", l_exp_set},
                                            {"expect_creations", l_exp_expect_creations},
@@ -341,6 +344,12 @@ void kl__lua_control_register(lua_State *L)
         lua_setfield(L, -2, "__metatable");
     }
     lua_pop(L, 1);
+}
+
+void kl__lua_control_register(lua_State *L)
+{
+    int mod = lua_gettop(L);
+    ensure_exp_mt(L);
     static const luaL_Reg exp_funcs[] = {{"new", l_exp_new}, {NULL, NULL}};
     luaL_newlib(L, exp_funcs);
     lua_setfield(L, mod, "expectations");
