@@ -1573,6 +1573,10 @@ static void handle_delete(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, co
     }
     kl_json_t *result = NULL;
     kl_errinfo_t err;
+    if (!o.has_policy && res->gc_default == KL_GC_ORPHAN && strcmp(res->group, "batch") == 0)
+        kl_add_warning(req, "child pods are preserved by default when jobs are deleted; set "
+                            "propagationPolicy=Background to remove them or set "
+                            "propagationPolicy=Orphan to suppress this warning");
     int rc =
         kl_delete_entry(srv, res, e, o.policy, o.has_policy, o.grace, o.dry_run, &result, &err);
     kl_json_free(body);

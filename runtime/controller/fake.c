@@ -547,6 +547,10 @@ static int delete_object(kl_fake_t *f, fres_t *r, const char *key, const char *p
         }
         return 0;
     }
+    /* Without a policy, batch/v1 Jobs orphan their pods, as the real server does for backward
+     * compatibility (kubectl sends Background explicitly). */
+    if (propagation == NULL && strcmp(r->r.spec, "batch/v1/jobs") == 0)
+        propagation = "Orphan";
     if (propagation && strcmp(propagation, "Orphan") == 0) {
         const char *u = kl_val_path_str(kl_obj_root(o), "metadata", "uid", NULL);
         char uid[64];

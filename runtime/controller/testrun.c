@@ -261,6 +261,7 @@ static bool write_matches(const kl_fake_write_t *w, const kl_json_t *want)
     const char *name = kl_json_path_str(want, "name", NULL);
     const char *ns = kl_json_path_str(want, "namespace", NULL);
     const char *pt = kl_json_path_str(want, "patch_type", NULL);
+    const char *prop = kl_json_path_str(want, "propagation", NULL);
     const kl_json_t *body = kl_json_get(want, "body");
     const kl_json_t *code = kl_json_get(want, "code");
     if (op && strcmp(op, op_name(w->op)) != 0)
@@ -277,6 +278,11 @@ static bool write_matches(const kl_fake_write_t *w, const kl_json_t *want)
     if (pt && (w->patch_type == NULL || strcmp(pt, w->patch_type) != 0))
         return false;
     if (code && kl_json_int_or(code, 0) != w->code)
+        return false;
+    /* "propagation: none" matches a delete sent without a policy. */
+    if (prop && (strcmp(prop, "none") == 0 ? w->propagation != NULL
+                                            : w->propagation == NULL ||
+                                                  strcmp(prop, w->propagation) != 0))
         return false;
     if (body) {
         char path[512] = "";

@@ -30,7 +30,8 @@
  *
  * Expected objects and bodies match as subsets: every field given must be present with an
  * equal value (lists element by element, same length). A write entry without `count` needs at
- * least one matching write.
+ * least one matching write. Write entries may also name: name, namespace, subresource,
+ * patch_type, code (the answer's HTTP status) and propagation (a delete's policy, or "none").
  */
 #ifndef KL_CONTROLLER_TESTRUN_H
 #define KL_CONTROLLER_TESTRUN_H
