@@ -273,6 +273,29 @@ static void validate_containers(const kl_json_t *list, const char *path, int req
     }
 }
 
+/* ValidateLabels: qualified-name keys and label values, reported at field. */
+static void validate_labels(const kl_json_t *labels, const char *field, kl_ferrs_t *errs)
+{
+    for (uint32_t i = 0; kl_json_is(labels, KL_TOBJECT) && i < labels->len; i++) {
+        const kl_jmember_t *m = &labels->u.members[i];
+        const char *kmsg = kl_validate_qualified_name(m->key);
+        const char *f = field;
+        if (kmsg) {
+            char *v =
+                kl_ferr_value(&(kl_json_t){.type = KL_TSTRING, .len = m->keylen, .u.s = m->key});
+            kl_ferr_add(errs, KL_FERR_INVALID, f, v, kmsg);
+            free(v);
+        }
+        const char *val = kl_json_str(m->val);
+        const char *vmsg = val ? kl_validate_label_value(val) : "must be a string";
+        if (vmsg) {
+            char *v = kl_ferr_value(m->val);
+            kl_ferr_add(errs, KL_FERR_INVALID, f, v, vmsg);
+            free(v);
+        }
+    }
+}
+
 static void validate_pod_spec(const kl_json_t *spec, const char *path, kl_ferrs_t *errs,
                               const char *const *restart_allowed, const char *restart_list)
 {
@@ -431,6 +454,8 @@ static void ds_validate(const kl_json_t *obj, const kl_json_t *old, kl_ferrs_t *
 {
     const kl_json_t *spec = kl_json_get(obj, "spec");
     validate_selector_matches(spec, errs, 1, "empty selector is invalid for daemonset");
+    validate_labels(kl_json_path(spec, "template", "metadata", "labels", NULL),
+                    "spec.template.labels", errs);
     validate_pod_spec(kl_json_path(spec, "template", "spec", NULL), "spec.template.spec", errs,
                       restart_always, "\"Always\"");
     const char *t = kl_json_path_str(spec, "updateStrategy", "type", NULL);
@@ -491,6 +516,8 @@ static void workload_validate(const kl_json_t *obj, const kl_json_t *old, kl_fer
 {
     const kl_json_t *spec = kl_json_get(obj, "spec");
     validate_selector_matches(spec, errs, 1, "empty selector is invalid for deployment");
+    validate_labels(kl_json_path(spec, "template", "metadata", "labels", NULL),
+                    "spec.template.labels", errs);
     validate_pod_spec(kl_json_path(spec, "template", "spec", NULL), "spec.template.spec", errs,
                       restart_always, "\"Always\"");
     validate_nonneg(spec, "replicas", "spec.replicas", errs);
@@ -564,6 +591,8 @@ static void job_spec_validate(const kl_json_t *spec, const char *prefix, kl_ferr
                               int check_selector)
 {
     char f[256], tp[256];
+    snprintf(f, sizeof(f), "%s.template.labels", prefix);
+    validate_labels(kl_json_path(spec, "template", "metadata", "labels", NULL), f, errs);
     snprintf(tp, sizeof(tp), "%s.template.spec", prefix);
     validate_pod_spec(kl_json_path(spec, "template", "spec", NULL), tp, errs, restart_job,
                       "\"OnFailure\", \"Never\"");
@@ -936,26 +965,7 @@ void kl_validate_object_meta(const kl_json_t *obj, int namespaced, const char *n
             free(v);
         }
     }
-    const kl_json_t *labels = kl_json_get(md, "labels");
-    for (uint32_t i = 0; kl_json_is(labels, KL_TOBJECT) && i < labels->len; i++) {
-        const kl_jmember_t *m = &labels->u.members[i];
-        const char *kmsg = kl_validate_qualified_name(m->key);
-        char f[400];
-        snprintf(f, sizeof(f), "metadata.labels");
-        if (kmsg) {
-            char *v =
-                kl_ferr_value(&(kl_json_t){.type = KL_TSTRING, .len = m->keylen, .u.s = m->key});
-            kl_ferr_add(errs, KL_FERR_INVALID, f, v, kmsg);
-            free(v);
-        }
-        const char *val = kl_json_str(m->val);
-        const char *vmsg = val ? kl_validate_label_value(val) : "must be a string";
-        if (vmsg) {
-            char *v = kl_ferr_value(m->val);
-            kl_ferr_add(errs, KL_FERR_INVALID, f, v, vmsg);
-            free(v);
-        }
-    }
+    validate_labels(kl_json_get(md, "labels"), "metadata.labels", errs);
     const kl_json_t *ann = kl_json_get(md, "annotations");
     size_t total = 0;
     for (uint32_t i = 0; kl_json_is(ann, KL_TOBJECT) && i < ann->len; i++) {
