@@ -1099,6 +1099,11 @@ void kl_do_update(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, kl_entry_t
         kl_json_free(next);
         goto oom;
     }
+    if (!status_sub && res->strategy->prepare_update &&
+        res->strategy->prepare_update(next, old) < 0) {
+        kl_json_free(next);
+        goto oom;
+    }
     kl_ferrs_t errs;
     kl_ferrs_init(&errs);
     kl_validate_object_meta(next, res->namespaced, name_rule(res), &errs);

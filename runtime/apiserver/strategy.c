@@ -450,6 +450,43 @@ static int ds_defaults(kl_json_t *obj)
     return defaults_template(kl_json_get(spec, "template"));
 }
 
+static int64_t ds_template_generation(const kl_json_t *obj)
+{
+    const char *v =
+        kl_json_path_str(obj, "metadata", "annotations", KL_DS_TEMPLATE_GENERATION, NULL);
+    char *end;
+    long long g = v ? strtoll(v, &end, 10) : 0;
+    return v && *end == '\0' && g > 0 ? (int64_t)g : 0;
+}
+
+static int ds_set_template_generation(kl_json_t *obj, int64_t g)
+{
+    kl_json_t *md = kl_json_ensure_object(obj, "metadata");
+    kl_json_t *ann = md ? kl_json_ensure_object(md, "annotations") : NULL;
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%lld", (long long)g);
+    return ann ? kl_json_set_str(ann, KL_DS_TEMPLATE_GENERATION, buf) : KL_ENOMEM;
+}
+
+/* The template generation starts at 1 (or what the client sent, when higher) ... */
+static int ds_prepare_create(kl_json_t *obj)
+{
+    int64_t g = ds_template_generation(obj);
+    return ds_set_template_generation(obj, g < 1 ? 1 : g);
+}
+
+/* ... and grows by one whenever the pod template changes; clients cannot set it. */
+static int ds_prepare_update(kl_json_t *obj, const kl_json_t *old)
+{
+    int64_t g = ds_template_generation(old);
+    if (!kl_json_equal(kl_json_path(obj, "spec", "template", NULL),
+                       kl_json_path(old, "spec", "template", NULL)))
+        g++;
+    if (g < 1)
+        g = 1;
+    return ds_set_template_generation(obj, g);
+}
+
 static void ds_validate(const kl_json_t *obj, const kl_json_t *old, kl_ferrs_t *errs)
 {
     const kl_json_t *spec = kl_json_get(obj, "spec");
@@ -905,17 +942,30 @@ static void no_validate(const kl_json_t *obj, const kl_json_t *old, kl_ferrs_t *
 {
 }
 
-static const kl_strategy_t generic = {NULL, NULL, no_validate};
-static const kl_strategy_t pod_strategy = {pod_defaults, pod_prepare_create, pod_validate};
-static const kl_strategy_t ds_strategy = {ds_defaults, NULL, ds_validate};
-static const kl_strategy_t deploy_strategy = {deploy_defaults, NULL, workload_validate};
-static const kl_strategy_t rs_strategy = {rs_defaults, NULL, workload_validate};
-static const kl_strategy_t job_strategy = {job_defaults, job_prepare_create, job_validate};
-static const kl_strategy_t cronjob_strategy = {cronjob_defaults, NULL, cronjob_validate};
-static const kl_strategy_t ns_strategy = {namespace_defaults, NULL, no_validate};
-static const kl_strategy_t secret_strategy = {secret_defaults, NULL, no_validate};
-static const kl_strategy_t service_strategy = {service_defaults, NULL, no_validate};
-static const kl_strategy_t crd_strategy = {crd_defaults, NULL, crd_validate};
+static const kl_strategy_t generic = {
+    .defaults = NULL, .prepare_create = NULL, .validate = no_validate};
+static const kl_strategy_t pod_strategy = {
+    .defaults = pod_defaults, .prepare_create = pod_prepare_create, .validate = pod_validate};
+static const kl_strategy_t ds_strategy = {.defaults = ds_defaults,
+                                          .prepare_create = ds_prepare_create,
+                                          .validate = ds_validate,
+                                          .prepare_update = ds_prepare_update};
+static const kl_strategy_t deploy_strategy = {
+    .defaults = deploy_defaults, .prepare_create = NULL, .validate = workload_validate};
+static const kl_strategy_t rs_strategy = {
+    .defaults = rs_defaults, .prepare_create = NULL, .validate = workload_validate};
+static const kl_strategy_t job_strategy = {
+    .defaults = job_defaults, .prepare_create = job_prepare_create, .validate = job_validate};
+static const kl_strategy_t cronjob_strategy = {
+    .defaults = cronjob_defaults, .prepare_create = NULL, .validate = cronjob_validate};
+static const kl_strategy_t ns_strategy = {
+    .defaults = namespace_defaults, .prepare_create = NULL, .validate = no_validate};
+static const kl_strategy_t secret_strategy = {
+    .defaults = secret_defaults, .prepare_create = NULL, .validate = no_validate};
+static const kl_strategy_t service_strategy = {
+    .defaults = service_defaults, .prepare_create = NULL, .validate = no_validate};
+static const kl_strategy_t crd_strategy = {
+    .defaults = crd_defaults, .prepare_create = NULL, .validate = crd_validate};
 
 const kl_strategy_t *kl_strategy_for(const char *group, const char *kind)
 {

@@ -15,7 +15,13 @@ struct kl_strategy {
     int (*prepare_create)(kl_json_t *obj);
     /* Kind-specific validation; old is NULL on create. Metadata is validated generically. */
     void (*validate)(const kl_json_t *obj, const kl_json_t *old, kl_ferrs_t *errs);
+    /* Updates of the main resource (not status), after defaults: fields the server derives
+     * from the old object (DaemonSet template generation). May be NULL. */
+    int (*prepare_update)(kl_json_t *obj, const kl_json_t *old);
 };
+
+/* The annotation apps/v1 DaemonSets carry their template generation in. */
+#define KL_DS_TEMPLATE_GENERATION "deprecated.daemonset.template.generation"
 
 typedef struct kl_strategy kl_strategy_t;
 

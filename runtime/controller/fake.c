@@ -346,6 +346,27 @@ static int prepare_new(kl_fake_t *f, fres_t *r, kl_json_t *j, const char *ns, bo
     return 0;
 }
 
+/* Fields the server derives that a put leaves out: a Job's generated selector and labels
+ * (when it gives no selector) and a DaemonSet's template generation (when it gives no
+ * annotation). Anything the spec spells out stays as written. */
+static int put_derived_fields(fres_t *r, const kl_json_t *given, kl_json_t *j, const kl_obj_t *cur)
+{
+    const kl_strategy_t *s = kl_strategy_for(r->r.group, r->r.kind);
+    if (strcmp(r->r.spec, "batch/v1/jobs") == 0 && cur == NULL &&
+        kl_json_path(given, "spec", "selector", NULL) == NULL && s->prepare_create)
+        return s->prepare_create(j);
+    if (strcmp(r->r.spec, "apps/v1/daemonsets") == 0 &&
+        kl_json_path(given, "metadata", "annotations", KL_DS_TEMPLATE_GENERATION, NULL) == NULL) {
+        if (cur == NULL)
+            return s->prepare_create ? s->prepare_create(j) : 0;
+        kl_json_t *old = kl_json_from_val(kl_obj_root(cur));
+        int rc = old && s->prepare_update ? s->prepare_update(j, old) : old ? 0 : KL_ENOMEM;
+        kl_json_free(old);
+        return rc;
+    }
+    return 0;
+}
+
 int kl_fake_put(kl_fake_t *f, const kl_json_t *obj, kl_errinfo_t *err)
 {
     const char *av = kl_json_path_str(obj, "apiVersion", NULL);
@@ -367,6 +388,10 @@ int kl_fake_put(kl_fake_t *f, const kl_json_t *obj, kl_errinfo_t *err)
     char key[600];
     obj_key(r, kl_json_path_str(j, "metadata", "namespace", NULL), name, key, sizeof(key));
     kl_obj_t *cur = kl_strmap_get(&r->objs, key);
+    if (put_derived_fields(r, obj, j, cur) < 0) {
+        kl_json_free(j);
+        return kl_err(err, KL_ENOMEM, "out of memory");
+    }
     if (cur) {
         /* An update by someone else: what the server owns stays unless given. */
         kl_val_t cmd = kl_val_get(kl_obj_root(cur), "metadata");
@@ -812,6 +837,8 @@ static int perform(kl_fake_t *f, const kl_write_t *w, kl_obj_t **result, kl_writ
         const kl_strategy_t *s = kl_strategy_for(r->r.group, r->r.kind);
         if (rc == 0 && s->defaults)
             rc = s->defaults(next);
+        if (rc == 0 && s->prepare_update && !(w->subresource && *w->subresource))
+            rc = s->prepare_update(next, old);
         /* generation follows spec changes */
         if (rc == 0 && r->generation) {
             kl_json_t *a = kl_json_dup(next), *b = kl_json_dup(old);
