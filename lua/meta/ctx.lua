@@ -13,7 +13,7 @@
 
 ---@class kube.Watch
 ---@field resource string              "group/version/plural"
----@field map fun(obj: table): string[]|string|nil  Primary keys ("ns/name") to enqueue; must not yield
+---@field map fun(obj: table, old: table?, change: "add"|"update"|"delete"): string[]|string|nil  Primary keys ("ns/name") to enqueue; old is the previous state on updates; must not yield
 
 ---@class kube.Result
 ---@field requeue_after? number        Reconcile again after this many seconds

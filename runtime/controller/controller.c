@@ -269,14 +269,24 @@ static void on_owned(const kl_rtype_t *res, kl_change_t change, const kl_obj_t *
 
 typedef struct map_call {
     kl_controller_t *c;
-    const kl_obj_t *obj;
+    const kl_obj_t *obj, *old;
+    kl_change_t change;
 } map_call_t;
 
+/* map(obj, old, change): old is the previous state for updates (nil otherwise), change is
+ * "add", "update" or "delete" (obj is then the last known state). */
 static int push_map_args(lua_State *L, void *ud)
 {
     map_call_t *mc = ud;
     kl_lua_push_doc(L, mc->obj);
-    return 1;
+    if (mc->old)
+        kl_lua_push_doc(L, mc->old);
+    else
+        lua_pushnil(L);
+    lua_pushstring(L, mc->change == KL_CHANGE_ADD      ? "add"
+                      : mc->change == KL_CHANGE_UPDATE ? "update"
+                                                       : "delete");
+    return 3;
 }
 
 static void map_done(kl_invocation_t *inv, const kl_invocation_result_t *r, void *ud)
@@ -313,7 +323,7 @@ static void on_watched(const kl_rtype_t *res, kl_change_t change, const kl_obj_t
     for (size_t i = 0; i < c->nwatches; i++) {
         if (c->watches[i].res != res)
             continue;
-        map_call_t mc = {c, obj};
+        map_call_t mc = {c, obj, change == KL_CHANGE_UPDATE ? old : NULL, change};
         kl_invocation_opts_t io = {.fn_ref = c->watches[i].map_ref,
                                    .push_args = push_map_args,
                                    .push_ud = &mc,
