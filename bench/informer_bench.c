@@ -35,8 +35,8 @@ static const char pod_tmpl[] =
     "\"app.kubernetes.io/part-of\":\"kubelua-bench\",\"pod-template-hash\":\"7d9f8c6b5\"},"
     "\"annotations\":{\"kubelua.io/note\":\"a pod of realistic size for the informer benchmark\","
     "\"prometheus.io/scrape\":\"true\",\"prometheus.io/port\":\"9090\"},\"ownerReferences\":[{"
-    "\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"bench-7d9f8c6b5\",\"uid\":"
-    "\"6a3f2e1c-0000-4000-8000-%012d\",\"controller\":true,\"blockOwnerDeletion\":true}]},"
+    "\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"bench-rs-%d\",\"uid\":"
+    "\"%s\",\"controller\":true,\"blockOwnerDeletion\":true}]},"
     "\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"registry.example.com/team/"
     "app:1.2.%d\","
     "\"command\":[\"/app\",\"--serve\"],\"args\":[\"--port=8080\",\"--log-level=info\","
@@ -94,8 +94,16 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
+#define OWNERS 10
+static char owner_uid[OWNERS][64];
+
 static int fmt_pod(char *buf, size_t cap, int i, const char *ns, bool with_rv)
 {
+    char uid[64];
+    if (owner_uid[i % OWNERS][0])
+        snprintf(uid, sizeof(uid), "%s", owner_uid[i % OWNERS]);
+    else
+        snprintf(uid, sizeof(uid), "6a3f2e1c-0000-4000-8000-%012d", i % OWNERS);
     char rv[256] = "", status[512] = "";
     if (with_rv) {
         snprintf(rv, sizeof(rv),
@@ -110,7 +118,8 @@ static int fmt_pod(char *buf, size_t cap, int i, const char *ns, bool with_rv)
             "\"qosClass\":\"Burstable\"}",
             (i / 250) % 250, i % 250, i % 200);
     }
-    return snprintf(buf, cap, pod_tmpl, i, ns, rv, i % 16, i % 1000, i % 100, i % 200, status);
+    return snprintf(buf, cap, pod_tmpl, i, ns, rv, i % 16, i % OWNERS, uid, i % 100, i % 200,
+                    status);
 }
 
 /* ---- offline: decoder + cache on one core ------------------------------------------------- */
@@ -264,6 +273,28 @@ static void load_pump(loader_t *l)
     }
 }
 
+static int rs_uid_index;
+
+static void rs_cb(kl_client_t *c, int rc, const kl_obj_t *body, const kl_status_t *st, void *ud)
+{
+    loader_t *l = ud;
+    if (rc == KL_EEXIST) {
+        /* Loaded before: fetch it for its uid. */
+        char name[32];
+        snprintf(name, sizeof(name), "bench-rs-%d", rs_uid_index);
+        kl_resource_t r = {"apps", "v1", "replicasets", l->ns, name, NULL};
+        if (kl_client_get(c, &r, NULL, rs_cb, l, NULL) == 0)
+            return;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "replicaset: %s %s\n", kl_err_name(rc), st ? st->message : "");
+        exit(1);
+    }
+    snprintf(owner_uid[rs_uid_index], sizeof(owner_uid[0]), "%s",
+             kl_val_path_str(kl_obj_root(body), "metadata", "uid", NULL));
+    l->done = 1;
+}
+
 static int load(const char *kubeconfig, int n, const char *ns)
 {
     uv_loop_t loop;
@@ -280,6 +311,25 @@ static int load(const char *kubeconfig, int n, const char *ns)
         return 1;
     while (l.done < 1)
         uv_run(&loop, UV_RUN_ONCE);
+    /* The pods' controller owners must exist, or the server's garbage collector deletes the
+     * pods. */
+    for (int k = 0; k < OWNERS; k++) {
+        char rs[1024];
+        snprintf(rs, sizeof(rs),
+                 "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":"
+                 "\"bench-rs-%d\"},\"spec\":{\"replicas\":0,\"selector\":{\"matchLabels\":{"
+                 "\"app\":\"bench\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"bench\"}},"
+                 "\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"app\"}]}}}}",
+                 k);
+        kl_resource_t rsr = {"apps", "v1", "replicasets", ns, NULL, NULL};
+        rs_uid_index = k;
+        l.done = 0;
+        l.inflight = 1;
+        if (kl_client_create(c, &rsr, NULL, rs, strlen(rs), rs_cb, &l, NULL) < 0)
+            return 1;
+        while (l.done < 1)
+            uv_run(&loop, UV_RUN_ONCE);
+    }
     l.failed = 0;
     l.done = 0;
     l.total = n;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -121,6 +122,7 @@ static __attribute__((unused)) int tl_server_start_port(tl_server_t *s, int port
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive a crashed test */
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
