@@ -126,6 +126,7 @@ static void reorder(kl_json_t *obj, const char *const *first, const char *last)
 void kl_canonical_order(kl_json_t *obj)
 {
     static const char *const top[] = {"apiVersion", "kind", "metadata", NULL};
+    kl_normalize_meta(obj);
     reorder(obj, top, "status");
     reorder(kl_json_get(obj, "metadata"), meta_order, NULL);
 }
@@ -1128,6 +1129,7 @@ void kl_do_update(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, kl_entry_t
         char cur[24];
         snprintf(cur, sizeof(cur), "%lld", (long long)e->obj->rv);
         kl_best_effort(kl_json_set_str(kl_json_get(next, "metadata"), "resourceVersion", cur));
+        kl_canonical_order(next);
         if (kl_json_equal(next, old)) {
             kl_send_object(srv, req, res, e->obj, 200);
             kl_json_free(next);

@@ -990,6 +990,20 @@ const kl_strategy_t *kl_strategy_for(const char *group, const char *kind)
     return &generic;
 }
 
+/* ObjectMeta's omitempty fields: an empty list or map is not stored, as with Go's encoding. */
+void kl_normalize_meta(kl_json_t *obj)
+{
+    kl_json_t *md = kl_json_get(obj, "metadata");
+    static const char *const fields[] = {"labels",     "annotations", "ownerReferences",
+                                         "finalizers", "managedFields", NULL};
+    for (size_t i = 0; fields[i]; i++) {
+        const kl_json_t *v = kl_json_get(md, fields[i]);
+        if (v && (v->type == KL_TNULL ||
+                  ((v->type == KL_TARRAY || v->type == KL_TOBJECT) && v->len == 0)))
+            kl_json_del(md, fields[i]);
+    }
+}
+
 /* ---- Metadata --------------------------------------------------------------------------- */
 
 void kl_validate_object_meta(const kl_json_t *obj, int namespaced, const char *name_rule,

@@ -33,6 +33,10 @@ const kl_strategy_t *kl_strategy_for(const char *group, const char *kind);
 void kl_validate_object_meta(const kl_json_t *obj, int namespaced, const char *name_rule,
                              kl_ferrs_t *errs);
 
+/* Drops ObjectMeta's empty omitempty fields (labels, annotations, ownerReferences,
+ * finalizers, managedFields), as Go's encoding of a stored object would. */
+void kl_normalize_meta(kl_json_t *obj);
+
 /* Pod spec defaults shared by templates (exposed for tests). */
 int kl_defaults_pod_spec(kl_json_t *spec);
 

@@ -240,6 +240,7 @@ static kl_obj_t *store(kl_fake_t *f, fres_t *r, const char *key, kl_json_t *j)
     kl_json_t *md = kl_json_ensure_object(j, "metadata");
     if (md == NULL || kl_json_set_str(md, "resourceVersion", rv) < 0)
         return NULL;
+    kl_normalize_meta(j);
     kl_obj_t *doc;
     if (kl_obj_from_json(j, &doc) < 0)
         return NULL;
@@ -680,6 +681,83 @@ static void fail_status(kl_write_status_t *st, int code, const char *reason, con
     va_end(ap);
 }
 
+/* POST pods/NAME/binding, as the embedded API server answers it (runtime/apiserver/subres.c):
+ * spec.nodeName set and a PodScheduled=True condition, 409 for a pod already bound or being
+ * deleted; the answer is a Status. */
+static int bind_pod(kl_fake_t *f, fres_t *r, const kl_write_t *w, kl_obj_t **result,
+                    kl_write_status_t *st)
+{
+    const char *node = kl_json_path_str(w->body, "target", "name", NULL);
+    if (node == NULL || *node == '\0') {
+        fail_status(st, 422, "Invalid", "Binding \"%s\" is invalid: target.name: Required value",
+                    w->name);
+        return KL_EINVALIDOBJ;
+    }
+    char key[600];
+    obj_key(r, w->namespace, w->name, key, sizeof(key));
+    kl_obj_t *cur = kl_strmap_get(&r->objs, key);
+    if (cur == NULL) {
+        fail_status(st, 404, "NotFound", "pods \"%s\" not found", w->name);
+        return KL_ENOTFOUND;
+    }
+    kl_val_t root = kl_obj_root(cur);
+    if (!kl_val_missing(kl_val_path(root, "metadata", "deletionTimestamp", NULL))) {
+        fail_status(st, 409, "Conflict", "pod %s is being deleted, cannot be assigned to a host",
+                    w->name);
+        return KL_ECONFLICT;
+    }
+    const char *bound = kl_val_path_str(root, "spec", "nodeName", NULL);
+    if (bound && *bound) {
+        fail_status(st, 409, "Conflict", "pod %s is already assigned to node \"%s\"", w->name,
+                    bound);
+        return KL_ECONFLICT;
+    }
+    kl_json_t *ok = kl_json_object();
+    int rc = ok ? 0 : KL_ENOMEM;
+    if (rc == 0 &&
+        (kl_json_set_str(ok, "kind", "Status") < 0 || kl_json_set_str(ok, "apiVersion", "v1") < 0 ||
+         kl_json_set(ok, "metadata", kl_json_object()) < 0 ||
+         kl_json_set_str(ok, "status", "Success") < 0 || kl_json_set_int(ok, "code", 201) < 0))
+        rc = KL_ENOMEM;
+    kl_json_t *pod = rc == 0 && !w->dry_run ? kl_json_from_val(root) : NULL;
+    if (pod) {
+        kl_json_t *spec = kl_json_ensure_object(pod, "spec");
+        kl_json_t *status = kl_json_ensure_object(pod, "status");
+        kl_json_t *conds = status ? kl_json_ensure_array(status, "conditions") : NULL;
+        kl_json_t *c = kl_json_object();
+        char ts[40];
+        format_now(f, ts);
+        if (spec == NULL || conds == NULL || c == NULL ||
+            kl_json_set_str(spec, "nodeName", node) < 0 ||
+            kl_json_set_str(c, "type", "PodScheduled") < 0 ||
+            kl_json_set_str(c, "status", "True") < 0 ||
+            kl_json_set(c, "lastProbeTime", kl_json_null()) < 0 ||
+            kl_json_set_str(c, "lastTransitionTime", ts) < 0)
+            rc = KL_ENOMEM;
+        for (uint32_t i = 0; rc == 0 && i < conds->len; i++) {
+            const char *t = kl_json_path_str(kl_json_at(conds, i), "type", NULL);
+            if (t && strcmp(t, "PodScheduled") == 0) {
+                kl_json_free(kl_json_take_at(conds, i));
+                break;
+            }
+        }
+        if (rc == 0 && kl_json_append(conds, c) == 0)
+            c = NULL;
+        else
+            rc = KL_ENOMEM;
+        kl_json_free(c);
+        if (rc == 0 && store(f, r, key, pod) == NULL)
+            rc = KL_ENOMEM;
+    } else if (rc == 0 && !w->dry_run) {
+        rc = KL_ENOMEM;
+    }
+    kl_json_free(pod);
+    if (rc == 0)
+        rc = kl_obj_from_json(ok, result);
+    kl_json_free(ok);
+    return rc;
+}
+
 /* Performs the write synchronously; the result is delivered later. */
 static int perform(kl_fake_t *f, const kl_write_t *w, kl_obj_t **result, kl_write_status_t *st,
                    char *name_out, size_t name_cap)
@@ -689,6 +767,17 @@ static int perform(kl_fake_t *f, const kl_write_t *w, kl_obj_t **result, kl_writ
     char key[600];
     int rc = 0;
     kl_json_t *j = NULL;
+    if (w->op == KL_WRITE_CREATE && w->subresource) {
+        snprintf(name_out, name_cap, "%s", w->name ? w->name : "");
+        if (!kl_json_is(w->body, KL_TOBJECT)) {
+            fail_status(st, 400, "BadRequest", "the body must be an object");
+            return KL_EBADREQUEST;
+        }
+        if (strcmp(r->r.spec, "v1/pods") == 0 && strcmp(w->subresource, "binding") == 0)
+            return bind_pod(f, r, w, result, st);
+        fail_status(st, 404, "NotFound", "the server could not find the requested resource");
+        return KL_ENOTFOUND;
+    }
     if (w->op == KL_WRITE_CREATE) {
         if (!kl_json_is(w->body, KL_TOBJECT)) {
             fail_status(st, 400, "BadRequest", "the body must be an object");
