@@ -60,7 +60,15 @@ struct kl_fake {
     kl_fake_write_t *writes;
     size_t nwrites, wcap;
     int gc_depth;
+    struct fault *faults;
 };
+
+typedef struct fault {
+    struct fault *next;
+    kl_write_op_t op;
+    char *resource, *name, *reason, *message;
+    int code, times;
+} fault_t;
 
 static const struct {
     const char *spec, *kind;
@@ -988,6 +996,93 @@ static int code_for(int rc, const kl_write_t *w)
     }
 }
 
+static int rc_for_http(int code)
+{
+    switch (code) {
+    case 400:
+        return KL_EBADREQUEST;
+    case 403:
+        return KL_EFORBIDDEN;
+    case 404:
+        return KL_ENOTFOUND;
+    case 409:
+        return KL_ECONFLICT;
+    case 410:
+        return KL_EGONE;
+    case 422:
+        return KL_EINVALIDOBJ;
+    case 429:
+        return KL_ETOOMANY;
+    case 504:
+        return KL_ETIMEDOUT;
+    default:
+        return code >= 500 ? KL_ESERVER : KL_EBADREQUEST;
+    }
+}
+
+/* A fault installed for this write, consumed; NULL when none. */
+static fault_t *take_fault(kl_fake_t *f, const kl_write_t *w)
+{
+    const char *name = w->name;
+    if (w->op == KL_WRITE_CREATE && w->body) {
+        name = kl_json_path_str(w->body, "metadata", "name", NULL);
+        if (name == NULL)
+            name = kl_json_path_str(w->body, "metadata", "generateName", NULL);
+    }
+    for (fault_t *x = f->faults; x; x = x->next) {
+        if (x->times == 0 || x->op != w->op || strcmp(x->resource, w->res->spec) != 0)
+            continue;
+        if (x->name && (name == NULL || strcmp(x->name, name) != 0))
+            continue;
+        if (x->times > 0)
+            x->times--;
+        return x;
+    }
+    return NULL;
+}
+
+int kl_fake_add_fault(kl_fake_t *f, kl_write_op_t op, const char *resource, const char *name,
+                      int code, const char *reason, const char *message, int times)
+{
+    fault_t *x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return KL_ENOMEM;
+    x->op = op;
+    x->code = code;
+    x->times = times;
+    x->resource = strdup(resource);
+    x->name = name ? strdup(name) : NULL;
+    x->reason = strdup(reason ? reason : "InternalError");
+    x->message = strdup(message ? message : "injected failure");
+    if (!x->resource || (name && !x->name) || !x->reason || !x->message) {
+        free(x->resource);
+        free(x->name);
+        free(x->reason);
+        free(x->message);
+        free(x);
+        return KL_ENOMEM;
+    }
+    /* Appended: rules given first match first. */
+    fault_t **tail = &f->faults;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = x;
+    return 0;
+}
+
+void kl_fake_clear_faults(kl_fake_t *f)
+{
+    while (f->faults) {
+        fault_t *x = f->faults;
+        f->faults = x->next;
+        free(x->resource);
+        free(x->name);
+        free(x->reason);
+        free(x->message);
+        free(x);
+    }
+}
+
 static int op_write(kl_backend_t *b, const kl_write_t *w, kl_write_cb cb, void *ud,
                     kl_errinfo_t *err)
 {
@@ -1008,6 +1103,18 @@ static int op_write(kl_backend_t *b, const kl_write_t *w, kl_write_cb cb, void *
             fail_status(&d->status, 404, "NotFound", "%s \"%s\" not found", w->res->resource,
                         w->name ? w->name : "");
         }
+        enqueue(f, d);
+        return 0;
+    }
+    fault_t *fault = take_fault(f, w);
+    if (fault) {
+        d->rc = rc_for_http(fault->code);
+        d->status.code = fault->code;
+        snprintf(d->status.reason, sizeof(d->status.reason), "%s", fault->reason);
+        snprintf(d->status.message, sizeof(d->status.message), "%s", fault->message);
+        if (w->name)
+            snprintf(name, sizeof(name), "%s", w->name);
+        record(f, w, name, d->rc, fault->code);
         enqueue(f, d);
         return 0;
     }
@@ -1093,6 +1200,7 @@ void kl_fake_free(kl_fake_t *f)
 {
     if (f == NULL)
         return;
+    kl_fake_clear_faults(f);
     while (f->head) {
         delivery_t *d = f->head;
         f->head = d->next;

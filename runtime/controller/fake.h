@@ -2,7 +2,7 @@
  *
  * It stores objects in memory and behaves like an API server where policies can tell: uid,
  * resourceVersion, generation, creationTimestamp, generateName, 409 on stale updates, the status
- * subresource, defaulting (the embedded API server's strategies), patches, finalizers and
+ * subresource, pods/binding (POSTed through ctx:create with a subresource), defaulting (the embedded API server's strategies), patches, finalizers and
  * deletionTimestamp, and the garbage collection of dependents. Every write a controller makes is
  * recorded for the test to inspect. Write callbacks and change notifications are delivered in
  * order from the loop (an idle handle), never inside the call that caused them, so a test run
@@ -49,6 +49,13 @@ const kl_obj_t *kl_fake_get(kl_fake_t *f, const char *spec, const char *ns, cons
 /* Every stored object of a resource, sorted by namespace/name (borrowed). */
 size_t kl_fake_list(kl_fake_t *f, const char *spec, const kl_obj_t **out, size_t cap);
 
+/* Makes the next `times` writes (-1: every write) matching op, resource ("v1/pods") and name
+ * (NULL: any; for creates, the object's name or generateName) fail with the given HTTP code,
+ * reason and message instead of being performed. They are recorded like other writes. */
+KL_NODISCARD int kl_fake_add_fault(kl_fake_t *f, kl_write_op_t op, const char *resource,
+                                   const char *name, int code, const char *reason,
+                                   const char *message, int times);
+void kl_fake_clear_faults(kl_fake_t *f);
 void kl_fake_set_now(kl_fake_t *f, double unix_seconds);
 double kl_fake_now(const kl_fake_t *f);
 

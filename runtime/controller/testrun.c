@@ -166,6 +166,37 @@ static const char *spec_of(run_t *r, const kl_json_t *obj)
     return av && kind ? kl_fake_spec_for(r->fake, av, kind) : NULL;
 }
 
+/* fail: [{op: create, resource: v1/pods, name: x, code: 500, reason: ..., message: ...,
+ *         times: 1}] installs faults for later writes ("fail: []" removes them all). */
+static void step_fail(run_t *r, const kl_json_t *list)
+{
+    if (!kl_json_is(list, KL_TARRAY)) {
+        failf(r, "fail: needs a list of rules");
+        return;
+    }
+    if (list->len == 0)
+        kl_fake_clear_faults(r->fake);
+    static const char *const ops[] = {"create", "update", "patch", "delete"};
+    for (uint32_t i = 0; i < list->len; i++) {
+        const kl_json_t *x = kl_json_at(list, i);
+        const char *op = kl_json_path_str(x, "op", NULL);
+        const char *res = kl_json_path_str(x, "resource", NULL);
+        int k = 0;
+        while (op && k < 4 && strcmp(op, ops[k]) != 0)
+            k++;
+        if (op == NULL || k == 4 || res == NULL) {
+            failf(r, "fail: each rule needs op (create|update|patch|delete) and resource");
+            continue;
+        }
+        int code = (int)kl_json_int_or(kl_json_get(x, "code"), 500);
+        int times = (int)kl_json_int_or(kl_json_get(x, "times"), 1);
+        if (kl_fake_add_fault(r->fake, (kl_write_op_t)k, res, kl_json_path_str(x, "name", NULL),
+                              code, kl_json_path_str(x, "reason", NULL),
+                              kl_json_path_str(x, "message", NULL), times) < 0)
+            failf(r, "fail: out of memory");
+    }
+}
+
 static int step_status(run_t *r, const kl_json_t *s)
 {
     const char *spec = spec_of(r, s);
@@ -177,12 +208,20 @@ static int step_status(run_t *r, const kl_json_t *s)
         failf(r, "status: needs resource and status");
         return -1;
     }
-    const kl_obj_t *objs[4096];
-    size_t n = kl_fake_list(r->fake, spec, objs, 4096);
+    enum { STATUS_MAX = 1 << 18 };
+    const kl_obj_t **objs = malloc(STATUS_MAX * sizeof(*objs));
+    kl_obj_t **held = malloc(STATUS_MAX * sizeof(*held));
+    if (objs == NULL || held == NULL) {
+        free(objs);
+        free(held);
+        failf(r, "status: out of memory");
+        return -1;
+    }
+    size_t n = kl_fake_list(r->fake, spec, objs, STATUS_MAX);
     int matched = 0;
-    kl_obj_t *held[4096];
     for (size_t i = 0; i < n; i++)
         held[i] = kl_obj_ref(objs[i]);
+    free(objs);
     for (size_t i = 0; i < n; i++) {
         kl_val_t md = kl_val_get(kl_obj_root(held[i]), "metadata");
         const char *on = kl_val_path_str(md, "name", NULL);
@@ -212,6 +251,7 @@ static int step_status(run_t *r, const kl_json_t *s)
     }
     for (size_t i = 0; i < n; i++)
         kl_obj_unref(held[i]);
+    free(held);
     if (matched == 0) {
         failf(r, "status: no %s object matched", spec);
         return -1;
@@ -517,6 +557,8 @@ int kl_test_run_file(const char *path, FILE *out, kl_test_result_t *res, kl_erri
         } else if (kl_json_get(s, "delete")) {
             if (step_delete(&r, kl_json_get(s, "delete")) == 0)
                 run_idle(&r, max);
+        } else if (kl_json_get(s, "fail")) {
+            step_fail(&r, kl_json_get(s, "fail"));
         } else if (kl_json_get(s, "expect")) {
             step_expect(&r, kl_json_get(s, "expect"));
         } else {

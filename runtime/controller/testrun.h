@@ -18,6 +18,9 @@
  *         selector: {job-name: pi}         # or name: ..., namespace: ...
  *         status: {phase: Succeeded}
  *     - delete: [{resource: v1/pods, namespace: default, name: x}]
+ *     - fail: [{op: create, resource: v1/pods, name: x, code: 500, reason: InternalError,
+ *               message: "...", times: 1}]  # later matching writes fail (times -1: all);
+ *                                           # "fail: []" removes every rule
  *     - expect:
  *         writes:                          # writes since the previous expect
  *           - {op: create, resource: v1/pods, count: 2}
