@@ -83,10 +83,15 @@ function Ctx:get(resource, ns_or_key, name, opts) end
 ---@return table[]
 function Ctx:list(resource, opts) end
 
---- Creates an object; suspends the reconcile until the server answers.
+--- Creates an object; suspends the reconcile until the server answers. With a subresource the
+--- object is POSTed to resource/NAME/subresource, NAME being obj.metadata.name (its namespace
+--- obj.metadata.namespace): ctx:create("v1/pods", {apiVersion = "v1", kind = "Binding",
+--- metadata = {name = pod, namespace = ns}, target = {apiVersion = "v1", kind = "Node",
+--- name = node}}, {subresource = "binding"}) binds a pod (the answer is a Status; a pod
+--- already bound or being deleted gives err.conflict).
 ---@param resource string
 ---@param obj table                    A plain table (kube.copy form) or a view
----@param opts? {dry_run?: boolean}
+---@param opts? {dry_run?: boolean, subresource?: string}
 ---@return table|nil created, kube.Error|nil err
 function Ctx:create(resource, obj, opts) end
 

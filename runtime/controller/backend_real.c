@@ -225,7 +225,8 @@ static int op_write(kl_backend_t *b, const kl_write_t *w, kl_write_cb cb, void *
     int rc;
     switch (w->op) {
     case KL_WRITE_CREATE:
-        cr.name = NULL;
+        if (w->subresource == NULL)
+            cr.name = NULL; /* POST to the collection; a subresource POST names its parent */
         rc = kl_client_create(r->client, &cr, &o, body.data, body.len, on_response, p, NULL);
         break;
     case KL_WRITE_UPDATE:

@@ -5,7 +5,10 @@
  *   ctx:get(resource, ns, name) | ctx:get(resource, "ns/name")      -> object | nil
  *     (with a last argument {fresh=true}: read from the server, yielding; -> object | nil, err)
  *   ctx:list(resource, {namespace=, selector=, owner=, node=, fields=}) -> {objects}
- *   ctx:create(resource, obj [, {dry_run=}])                        -> object | nil, err
+ *   ctx:create(resource, obj [, {dry_run=, subresource=}])          -> object | nil, err
+ *     (with a subresource, POSTs obj to resource/NAME/subresource, NAME being obj's
+ *     metadata.name: ctx:create("v1/pods", binding, {subresource = "binding"}) binds a pod as
+ *     client-go's Pods(ns).Bind does; the answer is what the server returns, a Status there)
  *   ctx:update(resource, obj) / ctx:update_status(resource, obj)    -> object | nil, err
  *   ctx:patch(resource, ns, name, patch [, {type=, subresource=, force=, field_manager=}])
  *   ctx:delete(resource, ns, name [, {propagation=, grace_period=, uid=, resource_version=}])
@@ -388,11 +391,24 @@ static int ctx_create(lua_State *L)
     luaL_checkany(L, 3);
     kl_write_t w = {.op = KL_WRITE_CREATE, .res = res, .grace_seconds = -1};
     w.dry_run = opt_bool(L, 4, "dry_run");
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "subresource"); /* stays on the stack while the write starts */
+        w.subresource = lua_tostring(L, -1);
+    }
     kl_script_check_yield(L);
     kl_json_t *body = kl_lua_check_json(L, 3);
     const char *ns = kl_json_path_str(body, "metadata", "namespace", NULL);
     if (res->namespaced)
         w.namespace = ns ? ns : c->r->ns;
+    if (w.subresource) {
+        /* POST resource/NAME/subresource: the parent object is the body's metadata.name. */
+        w.name = kl_json_path_str(body, "metadata", "name", NULL);
+        if (w.name == NULL) {
+            kl_json_free(body);
+            return luaL_error(L, "a create on the %s subresource needs metadata.name",
+                              w.subresource);
+        }
+    }
     return do_write(L, c, &w, body);
 }
 

@@ -2,8 +2,9 @@
  *
  * It stores objects in memory and behaves like an API server where policies can tell: uid,
  * resourceVersion, generation, creationTimestamp, generateName, 409 on stale updates, the status
- * subresource, pods/binding (POSTed through ctx:create with a subresource), defaulting (the embedded API server's strategies), patches, finalizers and
- * deletionTimestamp, and the garbage collection of dependents. Every write a controller makes is
+ * subresource, pods/binding (POSTed through ctx:create with a subresource), defaulting (the
+ * embedded API server's strategies), patches, finalizers and deletionTimestamp, and the garbage
+ * collection of dependents. Every write a controller makes is
  * recorded for the test to inspect. Write callbacks and change notifications are delivered in
  * order from the loop (an idle handle), never inside the call that caused them, so a test run
  * is deterministic. The clock is the fake's own and only moves when the test moves it.
