@@ -83,6 +83,9 @@ const char *kl_client_server(const kl_client_t *c);
 /* The context's default namespace ("default" when none). */
 const char *kl_client_namespace(const kl_client_t *c);
 
+/* The KL_E* code of an answer with this HTTP status and Status reason (the table above). */
+int kl_http_status_rc(int http, const char *reason);
+
 /* ---- Addressing ---------------------------------------------------------------------------- */
 
 typedef struct kl_resource {

@@ -106,6 +106,12 @@ kl_val_t kl_val_getn(kl_val_t v, const char *key, size_t keylen);
 kl_val_t kl_val_member(kl_val_t v, uint32_t i, const char **key, size_t *keylen);
 /* Follows a NULL-terminated list of object keys: kl_val_path(root, "metadata", "name", NULL). */
 kl_val_t kl_val_path(kl_val_t v, ...);
+/* Follows a dotted path of object keys ("status.phase"); missing when a segment is missing or
+ * longer than 127 bytes. */
+kl_val_t kl_val_dotted(kl_val_t v, const char *path);
+/* A scalar as field selectors compare it: the string itself, "true"/"false", or an integer
+ * in decimal written to tmp. NULL for anything else (missing, null, objects, arrays, doubles). */
+const char *kl_val_scalar_text(kl_val_t v, char tmp[32]);
 /* Shorthand for a string at a path, or NULL. */
 const char *kl_val_path_str(kl_val_t v, ...);
 /* Deep equality of two values (object key order ignored, int 1 == double 1.0). */

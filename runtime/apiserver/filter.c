@@ -95,34 +95,11 @@ static const char *get_field(const char *field, bool *known, void *ud)
         kl_val_t v = kl_val_path(c->root, "source", "component", NULL);
         return kl_val_str(v, NULL);
     }
-    kl_val_t v = c->root;
-    char seg[128];
-    const char *p = field;
-    while (*p && !kl_val_missing(v)) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof(seg))
-            return NULL;
-        memcpy(seg, p, n);
-        seg[n] = '\0';
-        v = kl_val_get(v, seg);
-        p = dot ? dot + 1 : p + n;
-    }
-    switch (kl_val_type(v)) {
-    case KL_TSTRING:
-        return kl_val_str(v, NULL);
-    case KL_TTRUE:
-        return "true";
-    case KL_TFALSE:
+    const char *text = kl_val_scalar_text(kl_val_dotted(c->root, field), c->tmp);
+    if (text == NULL &&
+        (!strcmp(field, "spec.hostNetwork") || !strcmp(field, "spec.unschedulable")))
         return "false";
-    case KL_TINT:
-        snprintf(c->tmp, sizeof(c->tmp), "%lld", (long long)kl_val_int(v));
-        return c->tmp;
-    default:
-        if (!strcmp(field, "spec.hostNetwork") || !strcmp(field, "spec.unschedulable"))
-            return "false";
-        return NULL;
-    }
+    return text;
 }
 
 int kl_filter_init(kl_filter_t *f, const kl_res_t *res, const char *ns, const kl_query_t *q,

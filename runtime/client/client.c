@@ -602,6 +602,11 @@ int kl__status_to_rc(int http, const char *reason)
     return KL_EBADREQUEST;
 }
 
+int kl_http_status_rc(int http, const char *reason)
+{
+    return kl__status_to_rc(http, reason);
+}
+
 void kl__status_from_body(kl_status_t *st, int http, const char *body, size_t len, kl_obj_t **doc)
 {
     st->http_code = http;

@@ -43,15 +43,10 @@ int kl_cmd_apiserver(int argc, char **argv)
         case '1':
             opts.http1_only = 1;
             break;
-        case 'v': {
-            int lvl = kl_log_level_parse(optarg);
-            if (lvl < 0) {
-                fprintf(stderr, "kubelua apiserver: bad -v level '%s'\n", optarg);
+        case 'v':
+            if (kl_cmd_set_verbosity("apiserver", optarg) < 0)
                 return 2;
-            }
-            kl_log_set_level((kl_log_level_t)lvl);
             break;
-        }
         case 'h':
             usage(stdout);
             return 0;

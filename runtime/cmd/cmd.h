@@ -9,6 +9,9 @@ typedef struct kl_cmd {
     int (*run)(int argc, char **argv);
 } kl_cmd_t;
 
+/* -v LEVEL: sets the log level, or prints the error (naming cmd) and returns -1. */
+int kl_cmd_set_verbosity(const char *cmd, const char *level);
+
 int kl_cmd_version(int argc, char **argv);
 int kl_cmd_check(int argc, char **argv);
 int kl_cmd_apiserver(int argc, char **argv);

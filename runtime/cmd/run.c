@@ -254,15 +254,10 @@ int kl_cmd_run(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'v': {
-            int lvl = kl_log_level_parse(optarg);
-            if (lvl < 0) {
-                fprintf(stderr, "kubelua run: bad -v level '%s'\n", optarg);
+        case 'v':
+            if (kl_cmd_set_verbosity("run", optarg) < 0)
                 return 2;
-            }
-            kl_log_set_level((kl_log_level_t)lvl);
             break;
-        }
         case 'h':
             usage(stdout);
             return 0;

@@ -100,15 +100,10 @@ int kl_cmd_test(int argc, char **argv)
     kl_log_set_level(KL_LOG_WARN);
     while ((c = getopt_long(argc, argv, "v:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'v': {
-            int lvl = kl_log_level_parse(optarg);
-            if (lvl < 0) {
-                fprintf(stderr, "kubelua test: bad -v level '%s'\n", optarg);
+        case 'v':
+            if (kl_cmd_set_verbosity("test", optarg) < 0)
                 return 2;
-            }
-            kl_log_set_level((kl_log_level_t)lvl);
             break;
-        }
         case 'h':
             printf("usage: kubelua test [-v LEVEL] SPEC.yaml|DIR...\n\n"
                    "Runs each spec's policy against an in-process fake cluster and checks its\n"

@@ -14,6 +14,7 @@
 
 #include "apiserver/ferr.h"
 #include "apiserver/strategy.h"
+#include "kubelua/client.h"
 
 typedef struct sub {
     kl_change_cb cb;
@@ -996,30 +997,6 @@ static int code_for(int rc, const kl_write_t *w)
     }
 }
 
-static int rc_for_http(int code)
-{
-    switch (code) {
-    case 400:
-        return KL_EBADREQUEST;
-    case 403:
-        return KL_EFORBIDDEN;
-    case 404:
-        return KL_ENOTFOUND;
-    case 409:
-        return KL_ECONFLICT;
-    case 410:
-        return KL_EGONE;
-    case 422:
-        return KL_EINVALIDOBJ;
-    case 429:
-        return KL_ETOOMANY;
-    case 504:
-        return KL_ETIMEDOUT;
-    default:
-        return code >= 500 ? KL_ESERVER : KL_EBADREQUEST;
-    }
-}
-
 /* A fault installed for this write, consumed; NULL when none. */
 static fault_t *take_fault(kl_fake_t *f, const kl_write_t *w)
 {
@@ -1108,7 +1085,7 @@ static int op_write(kl_backend_t *b, const kl_write_t *w, kl_write_cb cb, void *
     }
     fault_t *fault = take_fault(f, w);
     if (fault) {
-        d->rc = rc_for_http(fault->code);
+        d->rc = kl_http_status_rc(fault->code, fault->reason);
         d->status.code = fault->code;
         snprintf(d->status.reason, sizeof(d->status.reason), "%s", fault->reason);
         snprintf(d->status.message, sizeof(d->status.message), "%s", fault->message);

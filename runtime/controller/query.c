@@ -26,32 +26,7 @@ static const char *field_get(const char *field, bool *known, void *ud)
 {
     field_ud_t *c = ud;
     *known = true;
-    kl_val_t v = c->root;
-    char seg[128];
-    const char *p = field;
-    while (*p && !kl_val_missing(v)) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof(seg))
-            return NULL;
-        memcpy(seg, p, n);
-        seg[n] = '\0';
-        v = kl_val_get(v, seg);
-        p = dot ? dot + 1 : p + n;
-    }
-    switch (kl_val_type(v)) {
-    case KL_TSTRING:
-        return kl_val_str(v, NULL);
-    case KL_TTRUE:
-        return "true";
-    case KL_TFALSE:
-        return "false";
-    case KL_TINT:
-        snprintf(c->tmp, sizeof(c->tmp), "%lld", (long long)kl_val_int(v));
-        return c->tmp;
-    default:
-        return NULL;
-    }
+    return kl_val_scalar_text(kl_val_dotted(c->root, field), c->tmp);
 }
 
 bool kl_cache_query_match(const kl_cache_query_t *q, const kl_obj_t *o)
@@ -81,4 +56,3 @@ bool kl_cache_query_match(const kl_cache_query_t *q, const kl_obj_t *o)
     }
     return true;
 }
-

@@ -200,6 +200,40 @@ kl_val_t kl_val_path(kl_val_t v, ...)
     return v;
 }
 
+kl_val_t kl_val_dotted(kl_val_t v, const char *path)
+{
+    char seg[128];
+    const char *p = path;
+    while (*p && v.doc != NULL) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof(seg))
+            return (kl_val_t){0};
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        v = kl_val_get(v, seg);
+        p = dot ? dot + 1 : p + n;
+    }
+    return v;
+}
+
+const char *kl_val_scalar_text(kl_val_t v, char tmp[32])
+{
+    switch (kl_val_type(v)) {
+    case KL_TSTRING:
+        return kl_val_str(v, NULL);
+    case KL_TTRUE:
+        return "true";
+    case KL_TFALSE:
+        return "false";
+    case KL_TINT:
+        snprintf(tmp, 32, "%lld", (long long)kl_val_int(v));
+        return tmp;
+    default:
+        return NULL;
+    }
+}
+
 const char *kl_val_path_str(kl_val_t v, ...)
 {
     va_list ap;
