@@ -1,5 +1,6 @@
 -- A policy that misbehaves on purpose, per object name: throws, returns an error, loops
--- forever, eats memory; the runtime must survive each and keep reconciling the others.
+-- forever, eats memory, writes to a cached object, yields where it cannot; the runtime must
+-- survive each and keep reconciling the others.
 local kube = require("kube")
 
 return {
@@ -21,9 +22,12 @@ return {
       while true do end
     elseif mode == "memory" then
       local t = {}
-      for i = 1, 1e9 do t[i] = string.rep("x", 100) .. i end
+      for i = 1, 1e9 do t[i] = string.rep("x", 65536) .. i end
     elseif mode == "write" then
       cm.data.mode = "changed"
+    elseif mode == "yield" then
+      -- A host call that suspends cannot run inside a coroutine of the policy's own.
+      coroutine.wrap(function() ctx:delete("v1/configmaps", cm.metadata.namespace, "x") end)()
     elseif mode == "later" then
       return { requeue_after = 30 }
     end
