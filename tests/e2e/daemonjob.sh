@@ -106,6 +106,14 @@ pass "one pod per eligible node (node-3 is tainted), owned by the DaemonJob; kub
 adds() {
     curl -s "http://$METRICS/metrics" | sed -n 's/^workqueue_adds_total{name="daemonjob"} //p'
 }
+# Let the queue settle first (a status write that lost a race requeues its key once).
+settled() {
+    local a
+    a=$(adds)
+    sleep 0.5
+    [ "$a" = "$(adds)" ]
+}
+eventually 10 settled
 before=$(adds)
 for n in node-1 node-2 node-3 node-1 node-2; do heartbeat $n; done
 sleep 1
