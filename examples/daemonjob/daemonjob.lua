@@ -54,7 +54,7 @@ local BACKOFF_BASE, BACKOFF_MAX = 10, 600 -- seconds, the Job controller's pod-f
 local BURST = 250 -- pod creations and deletions per sync
 local MAX_GENERATED_NAME = 58
 
--- DaemonJobs seen by reconciles, for the node watch: key -> {uid =, finished =}. The map
+-- DaemonJobs seen by reconciles, for the node watch: key -> finished (a boolean). The map
 -- function gets no ctx (it cannot list DaemonJobs), and every key is reconciled at start and
 -- after a reload, so this fills before it matters.
 local known = {}
@@ -498,7 +498,7 @@ local function reconcile(ctx, key)
     return
   end
   local done = finished(dj)
-  known[key] = { uid = dj.metadata.uid, finished = done }
+  known[key] = done
   if dj.metadata.deletionTimestamp ~= nil then return end
   if done then return sync_finished(ctx, dj) end
   return sync(ctx, dj)
@@ -524,8 +524,8 @@ local function map_node(node, old, change)
     end
   end
   local keys = {}
-  for key, k in pairs(known) do
-    if not k.finished then keys[#keys + 1] = key end
+  for key, done in pairs(known) do
+    if not done then keys[#keys + 1] = key end
   end
   return keys
 end
