@@ -715,6 +715,18 @@ static int ctx_newindex(lua_State *L)
     return luaL_error(L, "ctx is read-only; use ctx:requeue_after() to ask for a requeue");
 }
 
+/* The userdata may be collected before its reconcile ends (the coroutine holding it is gone
+ * once the reconcile fails, and a collection can run before the done callback): forget it on
+ * both sides, whichever goes first. */
+static int ctx_gc(lua_State *L)
+{
+    ctx_ud_t *c = luaL_checkudata(L, 1, CTX_MT);
+    if (c->r && c->r->ctx == c)
+        c->r->ctx = NULL;
+    c->r = NULL;
+    return 0;
+}
+
 static int ctx_tostring(lua_State *L)
 {
     ctx_ud_t *c = luaL_checkudata(L, 1, CTX_MT);
@@ -741,6 +753,8 @@ void kl_ctx_register(lua_State *L)
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, ctx_tostring);
     lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, ctx_gc);
+    lua_setfield(L, -2, "__gc");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
