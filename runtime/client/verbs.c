@@ -332,8 +332,11 @@ int kl_client_delete(kl_client_t *c, const kl_resource_t *r, const kl_req_opts_t
     if (o) {
         q.timeout_ms = o->timeout_ms;
         q.keep_managed_fields = o->keep_managed_fields;
-        if (rc == 0 && o->propagation_policy)
-            rc = kl_buf_printf(&b, ",\"propagationPolicy\":\"%s\"", o->propagation_policy);
+        if (rc == 0 && o->propagation_policy) {
+            rc = kl_buf_puts(&b, ",\"propagationPolicy\":");
+            if (rc == 0)
+                rc = kl_json_quote(&b, o->propagation_policy, strlen(o->propagation_policy));
+        }
         if (rc == 0 && o->has_grace_period)
             rc = kl_buf_printf(&b, ",\"gracePeriodSeconds\":%lld",
                                (long long)o->grace_period_seconds);

@@ -205,7 +205,6 @@ static void compact_handlers(kl_informer_t *inf)
     inf->nhandlers = k;
 }
 
-
 static void emit_add(kl_informer_t *inf, const kl_obj_t *obj, bool initial)
 {
     inf->dispatching++;
@@ -636,7 +635,6 @@ void kl_informer_list_free(kl_obj_t **objs, size_t n)
 }
 
 /* ---- handlers ------------------------------------------------------------------------ */
-
 
 int kl_informer_add_handlers(kl_informer_t *inf, const kl_informer_handlers_t *h, void *ud,
                              uint64_t *id)

@@ -78,6 +78,7 @@ struct kl_informer {
     kl_req_t *list_req;
     kl_watch_t *watch;
     int failures;
+    int initial_failures; /* watch-list attempts that ended before the initial-events-end mark */
     uint64_t watch_started_ns;
     uv_timer_t retry; /* backoff */
     uv_timer_t tick;  /* resync and handler replay */

@@ -12,7 +12,6 @@
 #define COMP "informer"
 #define BACKOFF_RESET_NS (120ull * 1000000000ull)
 
-
 static void begin_sync(kl_informer_t *inf);
 static void start_watch(kl_informer_t *inf);
 static void really_free(kl_informer_t *inf);
@@ -260,6 +259,7 @@ static void on_event(kl_watch_t *w, kl_watch_type_t type, kl_obj_t *obj, void *u
                 if (end && strcmp(end, "true") == 0) {
                     inf->phase = PH_WATCHING;
                     inf->failures = 0;
+                    inf->initial_failures = 0;
                     KL_DEBUG(COMP, "resource=%s watch-list synced %zu objects at rv=%s",
                              inf->o.resource, inf->npending, inf->rv);
                     char rv[64];
@@ -317,6 +317,13 @@ static void on_watch_done(kl_watch_t *w, int rc, const kl_status_t *st, void *ud
     if (initial) {
         pending_clear(inf);
         inf->rv[0] = '\0';
+        /* A server that accepts watch-list but never completes it (it cuts the stream before
+         * the initial-events-end bookmark) gets paginated lists after two tries. */
+        if (++inf->initial_failures >= 2 && inf->o.list_mode == KL_LIST_AUTO) {
+            KL_INFO(COMP, "resource=%s: watch-list did not complete twice, using list",
+                    inf->o.resource);
+            inf->watchlist_unsupported = true;
+        }
     }
     if (uv_hrtime() - inf->watch_started_ns > BACKOFF_RESET_NS)
         inf->failures = 0;

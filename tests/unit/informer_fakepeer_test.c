@@ -36,7 +36,8 @@ typedef enum scenario {
     S_GONE,
     S_MALFORMED,
     S_NO_WATCHLIST,
-    S_CONTINUE
+    S_CONTINUE,
+    S_WATCHLIST_CUT
 } scenario_t;
 
 typedef struct script {
@@ -78,6 +79,12 @@ static void peer(tl_conn_t *c, void *ud)
         return;
     }
     tl_start_chunked(c, 200);
+    if (sc->s == S_WATCHLIST_CUT && tl_path_is(c, "sendInitialEvents=true")) {
+        /* Accepted, but ended before the initial-events-end bookmark. */
+        tl_chunk_str(c, EV("ADDED", "a", "1"));
+        tl_send(c, "0\r\n\r\n", 5);
+        return;
+    }
     if (w == 0) {
         switch (sc->s) {
         case S_CUT: {
@@ -154,6 +161,8 @@ static bool has_d(void *ud)
     return kl_informer_get(r->inf, "ns", "d") != NULL;
 }
 
+static double resync_seconds;
+
 static void start(run_t *r, scenario_t s, kl_list_mode_t mode, int watch_timeout)
 {
     memset(r, 0, sizeof(*r));
@@ -168,6 +177,7 @@ static void start(run_t *r, scenario_t s, kl_list_mode_t mode, int watch_timeout
     o.list_mode = mode;
     o.backoff_initial = 0.05;
     o.backoff_max = 0.1;
+    o.resync_seconds = resync_seconds;
     if (watch_timeout) {
         o.watch_timeout_min = o.watch_timeout_max = watch_timeout;
         o.watch_slack = 0.3;
@@ -300,6 +310,41 @@ static void test_informer_continue_expired(void **state)
     finish(&r);
 }
 
+static void test_informer_watchlist_never_completes(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, S_WATCHLIST_CUT, KL_LIST_AUTO, 0);
+    assert_true(tl_run_until(&loop, has_d, &r, 10000));
+    assert_non_null(strstr(request(&r, 0), "sendInitialEvents=true"));
+    assert_non_null(strstr(request(&r, 1), "sendInitialEvents=true"));
+    assert_non_null(strstr(request(&r, 2), "limit=500"));
+    assert_int_equal(kl_informer_len(r.inf), 3);
+    finish(&r);
+}
+
+static bool resynced_twice(void *ud)
+{
+    run_t *r = ud;
+    return r->rec.updates >= 2 * 3 + 1;
+}
+
+static void test_informer_periodic_resync(void **state)
+{
+    (void)state;
+    run_t r;
+    resync_seconds = 0.2;
+    start(&r, S_CUT, KL_LIST_PAGED, 0);
+    resync_seconds = 0;
+    assert_true(tl_run_until(&loop, has_d, &r, 10000));
+    /* Every resync is an update(obj, obj) per cached object (4 of them). */
+    int before = r.rec.updates;
+    assert_true(tl_run_until(&loop, resynced_twice, &r, 5000));
+    assert_true(r.rec.updates - before >= 4);
+    assert_int_equal(r.rec.deletes, 0);
+    finish(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +354,8 @@ int main(void)
         cmocka_unit_test(test_informer_malformed_line_resumes),
         cmocka_unit_test(test_informer_watchlist_fallback),
         cmocka_unit_test(test_informer_continue_expired),
+        cmocka_unit_test(test_informer_watchlist_never_completes),
+        cmocka_unit_test(test_informer_periodic_resync),
     };
     return cmocka_run_group_tests_name("informer_fakepeer", tests, setup, teardown);
 }
