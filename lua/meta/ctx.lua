@@ -13,7 +13,20 @@
 
 ---@class kube.Watch
 ---@field resource string              "group/version/plural"
----@field map fun(obj: table, old: table?, change: "add"|"update"|"delete"): string[]|string|nil  Primary keys ("ns/name") to enqueue; old is the previous state on updates; must not yield
+---@field map fun(obj: table, old: table?, change: "add"|"update"|"delete", cache: kube.Cache): string[]|string|nil  Primary keys ("ns/name") to enqueue; old is the previous state on updates; must not yield
+
+---Read-only access to the controller's caches from a watch map function (never yields).
+---@class kube.Cache
+local Cache = {}
+---@param resource string
+---@param ns_or_key string|nil
+---@param name? string
+---@return table|nil
+function Cache:get(resource, ns_or_key, name) end
+---@param resource string
+---@param opts? kube.ListOptions
+---@return table[]
+function Cache:list(resource, opts) end
 
 ---@class kube.Result
 ---@field requeue_after? number        Reconcile again after this many seconds

@@ -273,8 +273,9 @@ typedef struct map_call {
     kl_change_t change;
 } map_call_t;
 
-/* map(obj, old, change): old is the previous state for updates (nil otherwise), change is
- * "add", "update" or "delete" (obj is then the last known state). */
+/* map(obj, old, change, cache): old is the previous state for updates (nil otherwise), change
+ * is "add", "update" or "delete" (obj is then the last known state), cache reads the
+ * controller's caches (get, list). */
 static int push_map_args(lua_State *L, void *ud)
 {
     map_call_t *mc = ud;
@@ -286,7 +287,8 @@ static int push_map_args(lua_State *L, void *ud)
     lua_pushstring(L, mc->change == KL_CHANGE_ADD      ? "add"
                       : mc->change == KL_CHANGE_UPDATE ? "update"
                                                        : "delete");
-    return 3;
+    kl_cache_push(L, mc->c);
+    return 4;
 }
 
 static void map_done(kl_invocation_t *inv, const kl_invocation_result_t *r, void *ud)

@@ -9,9 +9,10 @@
  *   primary    "group/version/resource" of the reconciled objects; keys are "ns/name"
  *   owns       list of resources whose objects enqueue their controller owner (ownerReference
  *              with controller=true, kind of the primary, uid checked against the cache)
- *   watches    list of {resource = "...", map = function(obj, old, change) return {keys...} end}
- *              (old: the previous state on updates, else nil; change: "add", "update" or
- *              "delete", obj being the last known state then)
+ *   watches    list of {resource = "...", map = function(obj, old, change, cache) ... end}
+ *              returning the keys to enqueue (old: the previous state on updates, else nil;
+ *              change: "add", "update" or "delete", obj being the last known state then;
+ *              cache:get/cache:list read the controller's caches without yielding)
  *   workers    concurrent reconciles (default 5)
  *   resync     seconds between re-enqueues of every primary object (default 0: never)
  *   reconcile  function(ctx, key) -> nil | {requeue_after = s} | {requeue = true} | nil, err

@@ -87,6 +87,9 @@ void kl_ctx_kill(reconcile_t *r);
  * when reading (for_read) a cache that has not synced yet (r->unsynced is then set). */
 kl_rtype_t *kl_ctx_resource(lua_State *L, reconcile_t *r, int idx, bool for_read);
 
+/* [-0, +1, m] Pushes the read-only cache accessor handed to watch map functions. */
+void kl_cache_push(lua_State *L, kl_controller_t *c);
+
 /* events.c: records a Kubernetes Event about obj (aggregated like client-go's recorder). */
 void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, const char *type,
                      const char *reason, const char *message);

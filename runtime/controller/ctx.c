@@ -60,21 +60,29 @@ void kl_ctx_kill(reconcile_t *r)
     r->ctx = NULL;
 }
 
-kl_rtype_t *kl_ctx_resource(lua_State *L, reconcile_t *r, int idx, bool for_read)
+/* Resolves the resource at idx for controller ct. With a reconcile r and for_read, a cache
+ * that has not synced raises (and marks r so it is retried quietly). */
+static kl_rtype_t *resource_for(lua_State *L, kl_controller_t *ct, reconcile_t *r, int idx,
+                                bool for_read)
 {
     const char *spec = luaL_checkstring(L, idx);
     kl_rtype_t *res;
     kl_errinfo_t err;
-    kl_backend_t *b = r->c->m->o.backend;
+    kl_backend_t *b = ct->m->o.backend;
     if (b->ops->resolve(b, spec, &res, &err) < 0)
         luaL_error(L, "%s", err.msg);
     /* A resource the policy did not declare gets its cache on first use; reading it before
      * it has synced would show an empty cluster, so the reconcile is retried a little later. */
-    if (for_read && !b->ops->synced(b, res)) {
+    if (r && for_read && !b->ops->synced(b, res)) {
         r->unsynced = true;
         luaL_error(L, "the cache of %s has not synced yet", res->spec);
     }
     return res;
+}
+
+kl_rtype_t *kl_ctx_resource(lua_State *L, reconcile_t *r, int idx, bool for_read)
+{
+    return resource_for(L, r->c, r, idx, for_read);
 }
 
 /* Namespace and name from (ns, name) or a "ns/name" key at idx. */
@@ -99,6 +107,18 @@ static void ns_name(lua_State *L, int idx, const kl_rtype_t *res, const char **n
 }
 
 static int do_write(lua_State *L, ctx_ud_t *c, kl_write_t *w, kl_json_t *body);
+
+static int push_cached(lua_State *L, kl_controller_t *ct, kl_rtype_t *res, const char *ns,
+                       const char *name)
+{
+    kl_backend_t *b = ct->m->o.backend;
+    const kl_obj_t *o = b->ops->get(b, res, res->namespaced ? ns : NULL, name);
+    if (o == NULL)
+        lua_pushnil(L);
+    else
+        kl_lua_push_doc(L, o);
+    return 1;
+}
 
 /* ctx:get(resource, ns, name [, {fresh=true}]) -> object | nil [, err]   [-?, +1|2, e]
  * A fresh read asks the server (yielding) instead of the cache: what upstream controllers do
@@ -127,13 +147,7 @@ static int ctx_get(lua_State *L)
                         .grace_seconds = -1};
         return do_write(L, c, &w, NULL);
     }
-    kl_backend_t *b = ct->m->o.backend;
-    const kl_obj_t *o = b->ops->get(b, res, res->namespaced ? ns : NULL, name);
-    if (o == NULL)
-        lua_pushnil(L);
-    else
-        kl_lua_push_doc(L, o);
-    return 1;
+    return push_cached(L, ct, res, ns, name);
 }
 
 typedef struct list_ud {
@@ -194,16 +208,12 @@ static kl_selector_t *opt_selector(lua_State *L, int idx, kl_json_t **tmp)
     return s;
 }
 
-/* ctx:list(resource, opts) -> {objects}   [-?, +1, e] */
-static int ctx_list(lua_State *L)
+/* Lists cached objects of the resource at 2 with the options at 3.   [-?, +1, e] */
+static int list_cached(lua_State *L, kl_controller_t *ct, kl_rtype_t *res)
 {
-    ctx_ud_t *c = check_ctx(L);
-    kl_controller_t *ct = c->r->c;
-    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, true);
     kl_cache_query_t q = {0};
     kl_selector_t *sel = NULL;
     kl_fieldsel_t *fs = NULL;
-    kl_json_t *tmp = NULL;
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "namespace");
         q.namespace = lua_tostring(L, -1);
@@ -211,21 +221,29 @@ static int ctx_list(lua_State *L)
         q.owner_uid = lua_tostring(L, -1);
         lua_getfield(L, 3, "node");
         q.node_name = lua_tostring(L, -1);
+        lua_getfield(L, 3, "selector");
+        if (!lua_isnil(L, -1)) {
+            kl_json_t *tmp = NULL;
+            sel = opt_selector(L, lua_gettop(L), &tmp); /* raises before allocating */
+            kl_json_free(tmp);
+        }
         lua_getfield(L, 3, "fields");
         if (lua_type(L, -1) == LUA_TSTRING) {
             kl_errinfo_t err;
-            if (kl_fieldsel_parse(lua_tostring(L, -1), &fs, &err) < 0)
+            if (kl_fieldsel_parse(lua_tostring(L, -1), &fs, &err) < 0) {
+                kl_selector_free(sel);
                 return luaL_error(L, "bad field selector: %s", err.msg);
-        }
-        lua_getfield(L, 3, "selector");
-        if (!lua_isnil(L, -1)) {
-            sel = opt_selector(L, lua_gettop(L), &tmp);
-            kl_json_free(tmp);
+            }
         }
         /* The strings stay on the stack while the query runs. */
     }
     q.labels = sel;
     q.fields = fs;
+    if (!lua_checkstack(L, 4)) {
+        kl_selector_free(sel);
+        kl_fieldsel_free(fs);
+        return luaL_error(L, "out of stack");
+    }
     lua_newtable(L);
     list_ud_t l = {L, 0};
     kl_backend_t *b = ct->m->o.backend;
@@ -233,6 +251,55 @@ static int ctx_list(lua_State *L)
     kl_selector_free(sel);
     kl_fieldsel_free(fs);
     return 1;
+}
+
+/* ctx:list(resource, opts) -> {objects}   [-?, +1, e] */
+static int ctx_list(lua_State *L)
+{
+    ctx_ud_t *c = check_ctx(L);
+    kl_rtype_t *res = kl_ctx_resource(L, c->r, 2, true);
+    return list_cached(L, c->r->c, res);
+}
+
+/* ---- The cache of watch map functions ------------------------------------------------------
+ * map(obj, old, change, cache): cache:get(resource, ns, name) and cache:list(resource, opts)
+ * read the controller's caches like ctx:get/ctx:list, without yielding. */
+
+#define CACHE_MT "kubelua.Cache"
+
+typedef struct cache_ud {
+    kl_controller_t *c;
+} cache_ud_t;
+
+static int cache_get(lua_State *L)
+{
+    cache_ud_t *u = luaL_checkudata(L, 1, CACHE_MT);
+    kl_rtype_t *res = resource_for(L, u->c, NULL, 2, true);
+    const char *ns, *name;
+    char buf[256];
+    ns_name(L, 3, res, &ns, &name, buf, sizeof(buf));
+    return push_cached(L, u->c, res, ns, name);
+}
+
+static int cache_list(lua_State *L)
+{
+    cache_ud_t *u = luaL_checkudata(L, 1, CACHE_MT);
+    kl_rtype_t *res = resource_for(L, u->c, NULL, 2, true);
+    return list_cached(L, u->c, res);
+}
+
+void kl_cache_push(lua_State *L, kl_controller_t *c)
+{
+    cache_ud_t *u = lua_newuserdatauv(L, sizeof(*u), 0);
+    u->c = c;
+    if (luaL_newmetatable(L, CACHE_MT)) {
+        static const luaL_Reg methods[] = {{"get", cache_get}, {"list", cache_list}, {NULL, NULL}};
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_setmetatable(L, -2);
 }
 
 /* ---- Writes ----------------------------------------------------------------------------- */
