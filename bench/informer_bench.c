@@ -6,9 +6,9 @@
  *                                       network (what bench/run.sh runs)
  *   informer_bench offline [N] [FILE]   the same with N events, or with a captured watch stream
  *   informer_bench load KUBECONFIG N [NS]       creates N pods in NS (default "bench")
- *   informer_bench consume KUBECONFIG N MODE [NS]
+ *   informer_bench consume KUBECONFIG N MODE [NS [SELECTOR]]
  *                                       starts an informer (MODE: watchlist or list) on the pods
- *                                       of NS and reports when all N are cached
+ *                                       of NS (matching SELECTOR) and reports when N are cached
  *
  * Results are printed as one JSON object per line (bench/informer_bench.sh collects them). */
 #define _GNU_SOURCE
@@ -352,7 +352,8 @@ static bool all_cached(kl_informer_t *inf, int n)
     return kl_informer_has_synced(inf) && kl_informer_len(inf) >= (size_t)n;
 }
 
-static int consume(const char *kubeconfig, int n, const char *mode, const char *ns)
+static int consume(const char *kubeconfig, int n, const char *mode, const char *ns,
+                   const char *selector)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -361,6 +362,7 @@ static int consume(const char *kubeconfig, int n, const char *mode, const char *
     kl_informer_opts_init(&o);
     o.resource = "v1/pods";
     o.namespace = ns;
+    o.label_selector = selector;
     o.list_mode = strcmp(mode, "list") == 0 ? KL_LIST_PAGED : KL_LIST_WATCHLIST;
     kl_informer_t *inf;
     kl_errinfo_t err;
@@ -420,8 +422,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "load") == 0 && argc >= 4)
         return load(argv[2], atoi(argv[3]), argc > 4 ? argv[4] : "bench");
     if (strcmp(argv[1], "consume") == 0 && argc >= 5)
-        return consume(argv[2], atoi(argv[3]), argv[4], argc > 5 ? argv[5] : "bench");
+        return consume(argv[2], atoi(argv[3]), argv[4], argc > 5 ? argv[5] : "bench",
+                       argc > 6 ? argv[6] : NULL);
     fprintf(stderr, "usage: informer_bench [offline [N] [FILE] | load KUBECONFIG N [NS] | "
-                    "consume KUBECONFIG N watchlist|list [NS]]\n");
+                    "consume KUBECONFIG N watchlist|list [NS [SELECTOR]]]\n");
     return 2;
 }

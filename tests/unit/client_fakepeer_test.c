@@ -372,6 +372,100 @@ static void test_watch_stop_inside_callback(void **state)
     assert_int_equal(r.events[KL_WATCH_MODIFIED], 0);
 }
 
+/* ---- discovery from an older server (no aggregated documents) ---------------------------- */
+
+static void peer_legacy_discovery(tl_conn_t *c, void *ud)
+{
+    (void)ud;
+    if (tl_path_is(c, "GET /api HTTP"))
+        tl_respond(c, 200, NULL, "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"]}");
+    else if (tl_path_is(c, "GET /apis HTTP"))
+        tl_respond(c, 200, NULL,
+                   "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[{\"name\":"
+                   "\"apps\",\"versions\":[{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}]}]}");
+    else if (tl_path_is(c, "GET /api/v1 HTTP"))
+        tl_respond(c, 200, NULL,
+                   "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":[{"
+                   "\"name\":\"pods\",\"singularName\":\"pod\",\"namespaced\":true,\"kind\":"
+                   "\"Pod\",\"verbs\":[\"get\",\"list\",\"watch\"]},{\"name\":\"pods/status\","
+                   "\"namespaced\":true,\"kind\":\"Pod\",\"verbs\":[\"get\"]},{\"name\":"
+                   "\"nodes\",\"singularName\":\"node\",\"namespaced\":false,\"kind\":\"Node\","
+                   "\"verbs\":[\"get\"]}]}");
+    else if (tl_path_is(c, "GET /apis/apps/v1 HTTP"))
+        tl_respond(c, 200, NULL,
+                   "{\"kind\":\"APIResourceList\",\"groupVersion\":\"apps/v1\",\"resources\":[{"
+                   "\"name\":\"deployments\",\"singularName\":\"deployment\",\"namespaced\":"
+                   "true,\"kind\":\"Deployment\",\"verbs\":[\"create\",\"delete\"]}]}");
+    else
+        tl_respond(c, 404, NULL, "{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\"}");
+}
+
+typedef struct res_out {
+    int done, rc;
+    bool namespaced;
+    unsigned verbs;
+    char resource[32], sub[32];
+} res_out_t;
+
+static void res_cb(kl_client_t *c, int rc, const kl_api_resource_t *r, const kl_status_t *st,
+                   void *ud)
+{
+    (void)c;
+    (void)st;
+    res_out_t *o = ud;
+    o->done = 1;
+    o->rc = rc;
+    if (r) {
+        o->namespaced = r->namespaced;
+        o->verbs = r->verbs;
+        snprintf(o->resource, sizeof(o->resource), "%s", r->resource);
+        snprintf(o->sub, sizeof(o->sub), "%s", r->subresources[0] ? r->subresources[0] : "");
+    }
+}
+
+static bool res_done(void *ud)
+{
+    return ((res_out_t *)ud)->done != 0;
+}
+
+static void test_client_legacy_discovery(void **state)
+{
+    (void)state;
+    tl_peer_t p;
+    assert_int_equal(tl_peer_start(&p, peer_legacy_discovery, NULL), 0);
+    kl_client_t *c = tl_peer_client(&loop, &p, NULL);
+    res_out_t a = {0}, b = {0}, d = {0}, e = {0};
+    assert_int_equal(kl_client_resolve(c, "v1", "Pod", res_cb, &a), 0);
+    assert_int_equal(kl_client_resolve(c, "apps/v1", "deployment", res_cb, &b), 0);
+    assert_true(tl_run_until(&loop, res_done, &a, 10000));
+    assert_true(tl_run_until(&loop, res_done, &b, 10000));
+    assert_int_equal(a.rc, 0);
+    assert_string_equal(a.resource, "pods");
+    assert_string_equal(a.sub, "status");
+    assert_true(a.namespaced);
+    assert_int_equal(a.verbs, KL_VERB_GET | KL_VERB_LIST | KL_VERB_WATCH);
+    assert_int_equal(b.rc, 0);
+    assert_string_equal(b.resource, "deployments");
+    assert_int_equal(b.verbs, KL_VERB_CREATE | KL_VERB_DELETE);
+    const kl_api_resource_t *n = kl_client_lookup(c, "v1", "nodes");
+    assert_non_null(n);
+    assert_false(n->namespaced);
+    /* One fetch answered both: /api, /apis, /api/v1, /apis/apps/v1. */
+    assert_int_equal(tl_peer_requests(&p), 4);
+    /* A miss right after a fetch waits for the 2 s refresh interval, then refetches. */
+    assert_int_equal(kl_client_resolve(c, "v1", "widgets", res_cb, &d), 0);
+    assert_true(tl_run_until(&loop, res_done, &d, 10000));
+    assert_int_equal(d.rc, KL_ENOTFOUND);
+    assert_int_equal(tl_peer_requests(&p), 8);
+    kl_client_discovery_invalidate(c);
+    assert_null(kl_client_lookup(c, "v1", "pods"));
+    assert_int_equal(kl_client_resolve(c, "v1", "pods", res_cb, &e), 0);
+    assert_true(tl_run_until(&loop, res_done, &e, 10000));
+    assert_int_equal(e.rc, 0);
+    kl_client_free(c);
+    tl_peer_stop(&p);
+}
+
 /* ---- exec credentials --------------------------------------------------------------------- */
 
 static void peer_auth(tl_conn_t *c, void *ud)
@@ -454,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_watch_endless_line),
         cmocka_unit_test(test_watch_410),
         cmocka_unit_test(test_watch_stop_inside_callback),
+        cmocka_unit_test(test_client_legacy_discovery),
         cmocka_unit_test(test_client_exec_credentials),
     };
     return cmocka_run_group_tests_name("client_fakepeer", tests, setup, teardown);

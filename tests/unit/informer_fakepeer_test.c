@@ -89,7 +89,10 @@ static void peer(tl_conn_t *c, void *ud)
         switch (sc->s) {
         case S_CUT: {
             tl_chunk_str(c, EV("ADDED", "c", "11") EV("MODIFIED", "a", "12"));
-            const char *e = EV("ADDED", "x", "13");
+            /* A bookmark moves the resume point past events of other objects. */
+            tl_chunk_str(c, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\","
+                            "\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"20\"}}}\n");
+            const char *e = EV("ADDED", "x", "21");
             tl_chunk(c, e, 25);
             return; /* closed in the middle of the line */
         }
@@ -206,10 +209,10 @@ static void test_informer_resume_after_cut(void **state)
     run_t r;
     start(&r, S_CUT, KL_LIST_PAGED, 0);
     assert_true(tl_run_until(&loop, has_d, &r, 10000));
-    /* list, watch from 10, watch resumed from 12 (the last complete event) */
+    /* list, watch from 10, watch resumed from 20 (the bookmark after the last complete event) */
     assert_non_null(strstr(request(&r, 0), "limit=500"));
     assert_non_null(strstr(request(&r, 1), "resourceVersion=10"));
-    assert_non_null(strstr(request(&r, 2), "resourceVersion=12"));
+    assert_non_null(strstr(request(&r, 2), "resourceVersion=20"));
     assert_non_null(strstr(request(&r, 2), "allowWatchBookmarks=true"));
     assert_int_equal(kl_informer_len(r.inf), 4);
     assert_null(kl_informer_get(r.inf, "ns", "x"));
@@ -219,6 +222,7 @@ static void test_informer_resume_after_cut(void **state)
     assert_int_equal(st.lists, 1);
     assert_int_equal(st.watch_restarts, 1);
     assert_int_equal(st.watch_errors, 1);
+    assert_int_equal(st.events[KL_WATCH_BOOKMARK], 1);
     assert_int_equal(r.rec.adds, 4);
     assert_int_equal(r.rec.updates, 1);
     finish(&r);
