@@ -39,7 +39,19 @@
  *
  * Lifetime: kl_client_free() cancels every request and watch (their callbacks are not called)
  * and closes the libuv handles; the memory is released from their close callbacks, so run the
- * loop afterwards before uv_loop_close().
+ * loop afterwards before uv_loop_close(). Do not call it from inside one of the client's own
+ * callbacks (defer it to a timer or idle handle), and free informers that use the client first.
+ *
+ * Typical use (the completion resumes whatever waits for it, e.g. a Lua coroutine):
+ *     kl_restconfig_t *cfg;
+ *     kl_restconfig_load(&(kl_kubeconfig_opts_t){.kubeconfig = path}, &cfg, &err);
+ *     kl_client_new(loop, cfg, NULL, &client, &err);
+ *     kl_restconfig_free(cfg);
+ *     kl_resource_t r = {"batch", "v1", "jobs", "default", "pi", NULL};
+ *     kl_client_get(client, &r, NULL, on_done, co, &req);
+ *     ...
+ *     static void on_done(kl_client_t *c, int rc, const kl_obj_t *body, const kl_status_t *st,
+ *                         void *ud) { ... kl_obj_ref(body) to keep it ... }
  */
 #ifndef KUBELUA_CLIENT_H
 #define KUBELUA_CLIENT_H

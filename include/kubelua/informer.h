@@ -38,7 +38,19 @@
  * Lifetime: kl_informer_free() (or kl_informers_free()) stops the streams, drops the cache and
  * closes the informer's timers; memory is released from their close callbacks, so run the loop
  * before uv_loop_close(). Freeing from inside one of the informer's own handlers is deferred
- * until the handler returns.
+ * until the handler returns. Free informers before the client they use.
+ *
+ * Typical use by a controller:
+ *     kl_informer_opts_t o;
+ *     kl_informer_opts_init(&o);
+ *     o.resource = "v1/pods";
+ *     o.indexes = (const char *const[]){"label:app", NULL};
+ *     kl_informers_get(set, &o, &pods, &err);          // shared with other controllers
+ *     kl_informer_add_handlers(pods, &handlers, ctl, NULL);
+ *     kl_informers_start(set);
+ *     ... on_synced: start workers; in a reconcile:
+ *     const kl_obj_t *p = kl_informer_get(pods, "ns", "name");         // borrowed
+ *     kl_informer_foreach(pods, "owner", job_uid, visit, ud);         // by controller owner
  */
 #ifndef KUBELUA_INFORMER_H
 #define KUBELUA_INFORMER_H
