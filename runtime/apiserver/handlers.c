@@ -11,6 +11,7 @@
 #include "kubelua/patch.h"
 
 #include "apiserver/handlers_int.h"
+#include "apiserver/proto_req.h"
 #include "apiserver/strategy.h"
 #include "apiserver/table.h"
 
@@ -295,18 +296,9 @@ int kl_decode_body(h2o_req_t *req, const kl_res_t *res, kl_json_t **out, kl_fiel
                            "Request entity too large: limit is %zu", KL_MAX_BODY);
         return -1;
     }
+    /* Protobuf bodies were converted to JSON by kl_proto_request() in kl_api_handle(). */
     size_t ctl = 0;
     const char *ct = kl_req_header(req, "content-type", &ctl);
-    if (ct && ctype_is(ct, ctl, "application/vnd.kubernetes.protobuf")) {
-        kl_respond_status(
-            req, 415, "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: "
-            "application/json, application/yaml. kubelua does not decode protobuf request bodies: "
-            "kubectl 1.32+ sends them for `create job|cronjob|deployment|namespace|configmap`; "
-            "write the object as YAML and use `kubectl apply -f` or `kubectl create -f` instead",
-            NULL, NULL, NULL, NULL);
-        return -1;
-    }
     bool yaml = ct && ctype_is(ct, ctl, "application/yaml");
     kl_parse_opts_t po = {.flags = mode == KL_FIELDVAL_STRICT ? 0 : KL_PARSE_ALLOW_DUPLICATE_KEYS};
     kl_errinfo_t err;
@@ -1679,6 +1671,8 @@ void kl_api_handle(kl_apiserver_t *srv, h2o_req_t *req, const kl_path_t *p, cons
     }
     if (res->deprecation)
         kl_add_warning(req, res->deprecation);
+    if (kl_proto_request(req, res, p) < 0)
+        return;
     if (p->sub && kl_subresource(srv, req, res, p, q))
         return;
     if (p->sub && strcmp(p->sub, "status") != 0) {
