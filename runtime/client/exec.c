@@ -95,8 +95,8 @@ static void finish_run(exec_run_t *run)
     c->exec_expiry = 0;
     struct tm tm = {0};
     /* RFC 3339 in UTC ("2024-05-14T09:21:37Z"), as ExecCredential plugins write it. */
-    if (exp && sscanf(exp, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
+    if (exp && sscanf(exp, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                      &tm.tm_min, &tm.tm_sec) == 6) {
         tm.tm_year -= 1900;
         tm.tm_mon -= 1;
         c->exec_expiry = (int64_t)timegm(&tm);
