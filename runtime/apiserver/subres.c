@@ -371,7 +371,9 @@ static void scale(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl_p
         return;
     }
     const kl_json_t *r = kl_json_path(want, "spec", "replicas", NULL);
-    int64_t replicas = kl_json_int_or(r, -1);
+    /* Scale.spec.replicas is a Go int32 with omitempty: absent or null is 0, which is what
+     * clients send for 0 (kubectl scale --current-replicas=N --replicas=0). */
+    int64_t replicas = r == NULL || r->type == KL_TNULL ? 0 : kl_json_int_or(r, -1);
     kl_json_free(want);
     if (replicas < 0) {
         kl_ferrs_t errs;

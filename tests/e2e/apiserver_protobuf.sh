@@ -70,6 +70,12 @@ assert_eq "5" "$(jget deploy/d '{.spec.replicas}')" "replicas after scale"
 assert_eq "deployment.apps/d scaled" "$(k scale deployment d --current-replicas=5 --replicas=4)" \
     "scale with a precondition"
 assert_eq "4" "$(jget deploy/d '{.spec.replicas}')" "replicas after the second scale"
+# Scale.spec.replicas is int32 omitempty: kubectl's Scale for 0 has "spec":{}.
+assert_eq "deployment.apps/d0 scaled" "$(k scale deployment d0 --current-replicas=0 --replicas=2)" \
+    "scale up with a precondition"
+assert_eq "deployment.apps/d0 scaled" "$(k scale deployment d0 --current-replicas=2 --replicas=0)" \
+    "scale to zero with a precondition"
+assert_eq "0" "$(jget deploy/d0 '{.spec.replicas}')" "replicas after scaling to zero"
 assert_eq "deployment.apps/d restarted" "$(k rollout restart deployment d)" "rollout restart"
 assert_contains "$(jget deploy/d '{.spec.template.metadata.annotations}')" \
     "kubectl.kubernetes.io/restartedAt" "restartedAt annotation"
@@ -162,6 +168,9 @@ pb_ld() {
     fi
     cat "$2" >>"$3"
 }
+pb_small() { # NUM VALUE(<128) OUT: a varint field
+    printf "\\x$(printf %02x $(($1 << 3)))\\x$(printf %02x "$2")" >>"$3"
+}
 pb_str() { # NUM STRING OUT
     printf '%s' "$2" >"$KL_TMP/s.tmp"
     pb_ld "$1" "$KL_TMP/s.tmp" "$3"
@@ -199,7 +208,20 @@ pb_ld 1 "$KL_TMP/md.raw" "$KL_TMP/ev.raw"
 envelope policy/v1 Eviction "$KL_TMP/ev.raw" "$KL_TMP/ev.pb"
 code=$(pcurl -X POST --data-binary @"$KL_TMP/ev.pb" "$KL_URL/api/v1/namespaces/default/pods/victim/eviction")
 assert_eq 201 "$code" "eviction with a protobuf body"
-pass "protobuf DeleteOptions and Eviction"
+# Scale {metadata = 1 {name = 1}, spec = 2 {replicas = 1}} PUT to deployments/d/scale.
+: >"$KL_TMP/smd.raw"
+pb_str 1 d "$KL_TMP/smd.raw"
+: >"$KL_TMP/sspec.raw"
+pb_small 1 7 "$KL_TMP/sspec.raw"
+: >"$KL_TMP/scale.raw"
+pb_ld 1 "$KL_TMP/smd.raw" "$KL_TMP/scale.raw"
+pb_ld 2 "$KL_TMP/sspec.raw" "$KL_TMP/scale.raw"
+envelope autoscaling/v1 Scale "$KL_TMP/scale.raw" "$KL_TMP/scale.pb"
+code=$(pcurl -X PUT --data-binary @"$KL_TMP/scale.pb" "$KL_URL/apis/apps/v1/namespaces/default/deployments/d/scale")
+assert_eq 200 "$code" "PUT scale with a protobuf body"
+assert_contains "$(cat "$KL_TMP/resp.json")" '"kind":"Scale"' "scale answer"
+assert_eq "7" "$(jget deploy/d '{.spec.replicas}')" "replicas after the protobuf scale"
+pass "protobuf DeleteOptions, Eviction and Scale"
 
 # Malformed bodies: 400 with a reason, never a crash.
 printf 'hello' >"$KL_TMP/bad1"
