@@ -26,6 +26,10 @@
  * and transport errors are retried only for GET. A client-side token bucket (qps, burst) paces
  * request starts; qps 0 disables it.
  *
+ * Bodies are decoded with the object module's default limits (a response of more than 64 MiB
+ * fails with KL_ETOOBIG): read big collections page by page, or with kl_client_list_items(),
+ * which decodes each item on its own.
+ *
  * Ownership: strings in kl_resource_t and kl_req_opts_t and request bodies are copied before the
  * call returns. The body and the status passed to a callback are borrowed: valid until the
  * callback returns (kl_obj_ref() the body to keep it). If a call that takes a callback returns an
