@@ -508,6 +508,8 @@ static int start(kl_client_t *c, kl_req_t *r)
         }
     }
     r->start_ns = kl__now_ns();
+    if (r->watch)
+        r->watch->last_data_ns = r->start_ns; /* time spent queued is not silence */
     if (r->attempts == 0 && r->kind == REQ_WATCH)
         c->stats.watches++;
     r->attempts++;
