@@ -18,5 +18,7 @@ int kl_cmd_apiserver(int argc, char **argv);
 int kl_cmd_test(int argc, char **argv);
 int kl_cmd_exec(int argc, char **argv);
 int kl_cmd_run(int argc, char **argv);
+int kl_cmd_up(int argc, char **argv);
+int kl_cmd_node(int argc, char **argv);
 
 #endif

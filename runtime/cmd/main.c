@@ -7,6 +7,8 @@
 static const kl_cmd_t commands[] = {
     {"version", "print the kubelua and emulated Kubernetes versions", kl_cmd_version},
     {"apiserver", "run the embedded Kubernetes-compatible API server alone", kl_cmd_apiserver},
+    {"up", "start a cluster: API server, simulated nodes that run pods, controllers", kl_cmd_up},
+    {"node", "stop or resume the heartbeats of a simulated node", kl_cmd_node},
     {"run", "run policies as controllers against a cluster", kl_cmd_run},
     {"check", "load policies in the sandbox and report errors", kl_cmd_check},
     {"test", "run policy specs against an in-process fake cluster", kl_cmd_test},
