@@ -13,20 +13,21 @@ const char *kl__skim_ws(const char *p, const char *end)
     return p;
 }
 
-/* p is just past an opening quote; returns the position just past the closing quote. */
+/* p is just past an opening quote; returns the position just past the closing quote. Strings in
+ * Kubernetes objects are short, so a plain loop beats memchr's call overhead. */
 static const char *skip_string(const char *p, const char *end)
 {
-    for (;;) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        if (q == NULL)
-            return NULL;
-        const char *b = q;
-        while (b > p && b[-1] == '\\')
-            b--;
-        if (((q - b) & 1) == 0)
-            return q + 1;
-        p = q + 1;
+    while (p < end) {
+        char c = *p++;
+        if (c == '"')
+            return p;
+        if (c == '\\') {
+            if (p >= end)
+                return NULL;
+            p++;
+        }
     }
+    return NULL;
 }
 
 const char *kl__skim_value(const char *p, const char *end, bool *has_kind)
@@ -85,8 +86,10 @@ const char *kl__skim_value(const char *p, const char *end, bool *has_kind)
     return NULL;
 }
 
-int kl__skim_member(const char *p, const char *end, const char **pos, const char **key,
-                    size_t *keylen, const char **val, const char **val_end)
+/* Advances to the next member of the top-level object: returns 1 with its key and the start of
+ * its value (the caller then moves *pos past the value), 0 after the closing brace, KL_ESYNTAX. */
+static int next_key(const char *p, const char *end, const char **pos, const char **key,
+                    size_t *keylen, const char **val)
 {
     const char *q = *pos;
     if (q == NULL) {
@@ -119,13 +122,21 @@ int kl__skim_member(const char *p, const char *end, const char **pos, const char
     q = kl__skim_ws(ke, end);
     if (q >= end || *q != ':')
         return KL_ESYNTAX;
-    const char *vs = kl__skim_ws(q + 1, end);
-    const char *ve = kl__skim_value(vs, end, NULL);
-    if (ve == NULL)
-        return KL_ESYNTAX;
     *key = ks;
     *keylen = (size_t)(ke - 1 - ks);
-    *val = vs;
+    *val = kl__skim_ws(q + 1, end);
+    return 1;
+}
+
+int kl__skim_member(const char *p, const char *end, const char **pos, const char **key,
+                    size_t *keylen, const char **val, const char **val_end)
+{
+    int r = next_key(p, end, pos, key, keylen, val);
+    if (r != 1)
+        return r;
+    const char *ve = kl__skim_value(*val, end, NULL);
+    if (ve == NULL)
+        return KL_ESYNTAX;
     *val_end = ve;
     *pos = ve;
     return 1;
@@ -287,33 +298,99 @@ static int copy_str(const char *v, const char *ve, char *out, size_t cap)
     return 0;
 }
 
+typedef struct span {
+    const char *p;
+    size_t len;
+    bool has_kind;
+} span_t;
+
+/* Walks the items array starting at p ('['), recording each item's span; returns the position
+ * after ']' or NULL. */
+static const char *collect_items(const char *p, const char *end, span_t **spans, size_t *n,
+                                 size_t *cap, int *rc)
+{
+    p = kl__skim_ws(p + 1, end);
+    if (p < end && *p == ']')
+        return p + 1;
+    while (p < end) {
+        bool has_kind;
+        const char *ie = kl__skim_value(p, end, &has_kind);
+        if (ie == NULL || *p != '{')
+            return NULL;
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 512;
+            span_t *ns = realloc(*spans, nc * sizeof(*ns));
+            if (ns == NULL) {
+                *rc = KL_ENOMEM;
+                return NULL;
+            }
+            *spans = ns;
+            *cap = nc;
+        }
+        (*spans)[(*n)++] = (span_t){p, (size_t)(ie - p), has_kind};
+        p = kl__skim_ws(ie, end);
+        if (p < end && *p == ',')
+            p = kl__skim_ws(p + 1, end);
+        else if (p < end && *p == ']')
+            return p + 1;
+        else
+            return NULL;
+    }
+    return NULL;
+}
+
 int kl__list_split(const char *body, size_t len, unsigned parse_flags, kl_list_item_cb item_fn,
                    void *ud, kl__list_meta_t *meta, kl_errinfo_t *err)
 {
     const char *end = body + len, *pos = NULL, *key, *val, *vend;
-    const char *items = NULL, *items_end = NULL;
+    span_t *spans = NULL;
+    size_t nspans = 0, cap = 0;
     size_t keylen;
     char kind[128] = "", api[128] = "";
-    int r;
+    int r, rc = 0;
     meta->resource_version[0] = '\0';
     meta->continue_token = NULL;
     meta->remaining = -1;
     meta->items = 0;
-    while ((r = kl__skim_member(body, end, &pos, &key, &keylen, &val, &vend)) == 1) {
+    while ((r = next_key(body, end, &pos, &key, &keylen, &val)) == 1) {
+        if (keylen == 5 && memcmp(key, "items", 5) == 0 && val < end && *val == '[') {
+            /* The items array is walked once, item by item. */
+            nspans = 0;
+            pos = collect_items(val, end, &spans, &nspans, &cap, &rc);
+            if (pos == NULL) {
+                free(spans);
+                if (rc == KL_ENOMEM)
+                    return kl_err(err, rc, "out of memory");
+                return kl_err(err, KL_ESYNTAX, "list response: malformed items array");
+            }
+            continue;
+        }
+        vend = kl__skim_value(val, end, NULL);
+        if (vend == NULL) {
+            r = KL_ESYNTAX;
+            break;
+        }
+        pos = vend;
         if (keylen == 4 && memcmp(key, "kind", 4) == 0) {
             copy_str(val, vend, kind, sizeof(kind));
         } else if (keylen == 10 && memcmp(key, "apiVersion", 10) == 0) {
             copy_str(val, vend, api, sizeof(api));
         } else if (keylen == 5 && memcmp(key, "items", 5) == 0) {
-            items = val;
-            items_end = vend;
+            if (!(vend - val == 4 && memcmp(val, "null", 4) == 0)) {
+                free(spans);
+                free(meta->continue_token);
+                meta->continue_token = NULL;
+                return kl_err(err, KL_ESYNTAX, "list response: items is not an array");
+            }
         } else if (keylen == 8 && memcmp(key, "metadata", 8) == 0) {
             kl_obj_t *md;
             kl_errinfo_t perr;
-            int rc = kl_obj_parse_json(val, (size_t)(vend - val), NULL, &md, &perr);
-            if (rc < 0)
+            rc = kl_obj_parse_json(val, (size_t)(vend - val), NULL, &md, &perr);
+            if (rc < 0) {
+                free(spans);
                 return kl_err(err, rc == KL_ENOMEM ? rc : KL_ESYNTAX, "list metadata: %s",
                               perr.msg);
+            }
             kl_val_t root = kl_obj_root(md);
             const char *rv = kl_val_str(kl_val_get(root, "resourceVersion"), NULL);
             const char *cont = kl_val_str(kl_val_get(root, "continue"), NULL);
@@ -325,18 +402,20 @@ int kl__list_split(const char *body, size_t len, unsigned parse_flags, kl_list_i
             if (kl_val_type(rem) == KL_TINT)
                 meta->remaining = kl_val_int(rem);
             kl_obj_unref(md);
-            if (meta->continue_token == NULL)
+            if (meta->continue_token == NULL) {
+                free(spans);
                 return kl_err(err, KL_ENOMEM, "out of memory");
+            }
         }
     }
-    if (r < 0 || kl__skim_ws(pos ? pos : body, end) != end)
+    if (r < 0 || kl__skim_ws(pos ? pos : body, end) != end) {
+        free(spans);
         return kl_err(err, KL_ESYNTAX, "list response: malformed JSON");
-    if (meta->continue_token == NULL && (meta->continue_token = strdup("")) == NULL)
+    }
+    if (meta->continue_token == NULL && (meta->continue_token = strdup("")) == NULL) {
+        free(spans);
         return kl_err(err, KL_ENOMEM, "out of memory");
-    if (items == NULL || (items_end - items == 4 && memcmp(items, "null", 4) == 0))
-        return 0;
-    if (*items != '[')
-        return kl_err(err, KL_ESYNTAX, "list response: items is not an array");
+    }
     /* "Pod" from "PodList" for items that lack kind/apiVersion. */
     size_t kl = strlen(kind);
     if (kl > 4 && strcmp(kind + kl - 4, "List") == 0)
@@ -346,22 +425,14 @@ int kl__list_split(const char *body, size_t len, unsigned parse_flags, kl_list_i
     kl_buf_t scratch;
     kl_buf_init(&scratch, KL_BUF_DEFAULT_MAX);
     kl_parse_opts_t po = {.flags = parse_flags};
-    const char *p = kl__skim_ws(items + 1, items_end);
-    int rc = 0;
-    if (p < items_end && *p == ']')
-        p = items_end;
-    while (p < items_end) {
-        bool has_kind;
-        const char *ie = kl__skim_value(p, items_end, &has_kind);
-        if (ie == NULL || *p != '{') {
-            rc = kl_err(err, KL_ESYNTAX, "list response: malformed item %zu", meta->items);
-            break;
-        }
-        const char *text = p;
-        size_t tlen = (size_t)(ie - p);
-        if (!has_kind && kind[0] && api[0]) {
+    rc = 0;
+    for (size_t i = 0; i < nspans; i++) {
+        const char *text = spans[i].p;
+        size_t tlen = spans[i].len;
+        if (!spans[i].has_kind && kind[0] && api[0]) {
             kl_buf_reset(&scratch);
-            const char *rest = kl__skim_ws(p + 1, ie);
+            const char *ie = text + tlen;
+            const char *rest = kl__skim_ws(text + 1, ie);
             rc = kl_buf_printf(&scratch, "{\"kind\":\"%s\",\"apiVersion\":\"%s\"%s", kind, api,
                                *rest == '}' ? "" : ",");
             if (rc == 0)
@@ -383,16 +454,8 @@ int kl__list_split(const char *body, size_t len, unsigned parse_flags, kl_list_i
         }
         meta->items++;
         item_fn(obj, ud);
-        p = kl__skim_ws(ie, items_end);
-        if (p < items_end && *p == ',') {
-            p = kl__skim_ws(p + 1, items_end);
-        } else if (p < items_end && *p == ']') {
-            break;
-        } else {
-            rc = kl_err(err, KL_ESYNTAX, "list response: malformed items array");
-            break;
-        }
     }
     kl_buf_cleanup(&scratch);
+    free(spans);
     return rc;
 }
