@@ -229,6 +229,7 @@ static kl_client_t *connect_client(uv_loop_t *loop, const char *kubeconfig, doub
     kl_client_opts_t co;
     kl_client_opts_init(&co);
     co.qps = qps;
+    co.http1_only = getenv("KL_BENCH_HTTP1") != NULL;
     kl_client_t *c;
     if (kl_client_new(loop, cfg, &co, &c, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
