@@ -8,7 +8,8 @@
  * with the server (client-go's reflector + indexer + shared informer):
  *   - initial state: a paginated LIST (opts.page_size per page), or a watch-list stream
  *     (sendInitialEvents=true, ended by the "k8s.io/initial-events-end" bookmark) when the server
- *     supports it (KL_LIST_AUTO tries it first and falls back to LIST if the server refuses);
+ *     supports it (KL_LIST_AUTO tries it first and uses LIST from then on if the server refuses
+ *     it with a 4xx, or twice ends the stream before the bookmark);
  *   - then WATCH from the list's resourceVersion with allowWatchBookmarks=true and a timeoutSeconds
  *     drawn from [watch_timeout_min, watch_timeout_max]; a stream that ends normally is resumed
  *     at once from the last resourceVersion seen (events or bookmarks); after an error it is
