@@ -418,7 +418,7 @@ static int document(pctx_t *p, kl_cluster_config_t *c)
 {
     yaml_node_t *root = yaml_document_get_root_node(p->doc);
     if (root == NULL || is_null(root))
-        return 0;
+        return kl_cluster_config_set_nodes(c, KL_CLUSTER_DEFAULT_NODES);
     int rc = want_map(p, root, "the configuration");
     if (rc < 0)
         return rc;
