@@ -321,7 +321,8 @@ def go_json_facts(gb, flds):
         inline = "inline" in opts or (js is None and embedded) or (jname == "" and embedded)
         if jname == "" and not inline:
             jname = nm
-        out[num] = (jname, "omitempty" in opts, gb.kind(ft) == 22, inline)
+        pbname = next((x[5:] for x in pb.split(",") if x.startswith("name=")), None)
+        out[num] = (jname, "omitempty" in opts, gb.kind(ft) == 22, inline, pbname)
     return out
 
 
@@ -368,7 +369,7 @@ def read_facts(path):
                 else:
                     set_type(fd, typ)
                 msgs[cur]["fields"].append(fd)
-                json_facts[cur][num] = (jname, "omitempty" in opts, ptr, False)
+                json_facts[cur][num] = (jname, "omitempty" in opts, ptr, False, None)
     return msgs, json_facts
 
 
@@ -467,10 +468,13 @@ def main():
                 if jf == "missing":
                     problems.append("%s field %d (%s) has no Go field" % (full, f["number"],
                                                                           f["name"]))
-                    jf = (f["name"], True, False, False)
+                    jf = (f["name"], True, False, False, None)
                 if jf is None:
                     continue  # json:"-"
-                jname, omitempty, ptr, inline = jf
+                jname, omitempty, ptr, inline, pbname = jf
+                if pbname is not None and pbname != f["name"]:
+                    problems.append("%s field %d: descriptor says %s, Go tag says %s" %
+                                    (full, f["number"], f["name"], pbname))
                 if omitempty:
                     flags.append("OMITEMPTY")
                 if ptr:
@@ -510,6 +514,14 @@ def main():
         w("    {%d, KL_PB_%s, %s, %d, %d, %s}," % (num, t, fl, decl, sub, c_str(jname)))
     w("};")
     w("")
+    w("const uint8_t kl__pb_order[] = {")
+    for full, special, first, n in msg_rows:
+        rows = field_rows[first:first + n]
+        perm = sorted(range(n), key=lambda k: rows[k][4])
+        if perm:
+            w("    %s," % ", ".join(str(k) for k in perm))
+    w("};")
+    w("")
     w("const kl_pb_msg_t kl__pb_msgs[] = {")
     for full, special, first, n in msg_rows:
         w("    {%s, KL_PBS_%s, %d, %d}," % (c_str(full), special, first, n))
@@ -522,8 +534,15 @@ def main():
         w("    {%s, %s, %d}," % (c_str(av), c_str(k), mi))
     w("};")
     w("const size_t kl__pb_nkinds = sizeof(kl__pb_kinds) / sizeof(kl__pb_kinds[0]);")
+    text = "\n".join(out) + "\n"
+    # House style: the tree's .clang-format, when clang-format is installed.
+    try:
+        text = subprocess.run(["clang-format", "--assume-filename=" + args.out], input=text,
+                              capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    except (OSError, subprocess.CalledProcessError):
+        print("clang-format not run", file=sys.stderr)
     with open(args.out, "w") as f:
-        f.write("\n".join(out) + "\n")
+        f.write(text)
     print("%s: %d messages, %d fields, %d kinds" % (args.out, len(msg_rows), len(field_rows),
                                                    len(kinds)))
 

@@ -23,12 +23,20 @@ typedef struct wval {
     size_t n;
 } wval_t;
 
+/* One step of the path to the value being decoded: a member name or an array index. */
+typedef struct step {
+    const char *name; /* NULL: index */
+    size_t index;
+} step_t;
+
+#define MAX_STEPS (2 * KL_PROTO_MAX_DEPTH + 8)
+
 typedef struct dec {
     kl_buf_t *out;
     kl_errinfo_t *err;
     int depth;
-    size_t plen;
-    char path[512]; /* JSON path of the value being decoded, for messages */
+    size_t nsteps; /* may exceed MAX_STEPS: the extra steps are not recorded */
+    step_t steps[MAX_STEPS];
 } dec_t;
 
 /* ---- Errors and the path ----------------------------------------------------------------- */
@@ -37,13 +45,26 @@ static int fail(dec_t *d, const char *fmt, ...) KL_PRINTF(2, 3);
 
 static int fail(dec_t *d, const char *fmt, ...)
 {
-    char what[384];
+    char what[384], path[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    if (d->plen)
-        return kl_err(d->err, KL_EBADREQUEST, "invalid protobuf at %s: %s", d->path, what);
+    /* The path is written out only here, on failure. */
+    size_t len = 0;
+    path[0] = '\0';
+    size_t n = d->nsteps < MAX_STEPS ? d->nsteps : MAX_STEPS;
+    for (size_t i = 0; i < n && len + 1 < sizeof(path); i++) {
+        int w =
+            d->steps[i].name
+                ? snprintf(path + len, sizeof(path) - len, "%s%s", len ? "." : "", d->steps[i].name)
+                : snprintf(path + len, sizeof(path) - len, "[%zu]", d->steps[i].index);
+        if (w < 0)
+            break;
+        len = len + (size_t)w < sizeof(path) ? len + (size_t)w : sizeof(path) - 1;
+    }
+    if (len)
+        return kl_err(d->err, KL_EBADREQUEST, "invalid protobuf at %s: %s", path, what);
     return kl_err(d->err, KL_EBADREQUEST, "invalid protobuf: %s", what);
 }
 
@@ -55,31 +76,37 @@ static int out_fail(dec_t *d, int rc)
     return kl_err(d->err, rc, "%s", kl_strerror(rc));
 }
 
+static void dec_init(dec_t *d, kl_buf_t *out, kl_errinfo_t *err)
+{
+    d->out = out;
+    d->err = err;
+    d->depth = 0;
+    d->nsteps = 0;
+}
+
 static size_t path_push(dec_t *d, const char *name)
 {
-    size_t old = d->plen;
+    size_t old = d->nsteps;
     if (*name == '\0')
         return old;
-    int n =
-        snprintf(d->path + d->plen, sizeof(d->path) - d->plen, "%s%s", d->plen ? "." : "", name);
-    if (n > 0)
-        d->plen = d->plen + (size_t)n < sizeof(d->path) ? d->plen + (size_t)n : sizeof(d->path) - 1;
+    if (d->nsteps < MAX_STEPS)
+        d->steps[d->nsteps] = (step_t){name, 0};
+    d->nsteps++;
     return old;
 }
 
 static size_t path_index(dec_t *d, size_t i)
 {
-    size_t old = d->plen;
-    int n = snprintf(d->path + d->plen, sizeof(d->path) - d->plen, "[%zu]", i);
-    if (n > 0)
-        d->plen = d->plen + (size_t)n < sizeof(d->path) ? d->plen + (size_t)n : sizeof(d->path) - 1;
+    size_t old = d->nsteps;
+    if (d->nsteps < MAX_STEPS)
+        d->steps[d->nsteps] = (step_t){NULL, i};
+    d->nsteps++;
     return old;
 }
 
 static void path_pop(dec_t *d, size_t old)
 {
-    d->plen = old;
-    d->path[old] = '\0';
+    d->nsteps = old;
 }
 
 /* ---- Reading the wire format ------------------------------------------------------------- */
@@ -337,31 +364,48 @@ static int put_string(dec_t *d, const uint8_t *s, size_t n)
     return 0;
 }
 
+/* A member name from the table: plain ASCII that needs no escaping. */
 static int put_key(dec_t *d, const char *key, bool *first)
 {
+    size_t n = strlen(key);
     int rc = 0;
+    char *w = kl_buf_reserve(d->out, n + 4, &rc);
+    if (w == NULL)
+        return out_fail(d, rc);
+    size_t o = 0;
     if (!*first)
-        rc = putc_(d, ',');
+        w[o++] = ',';
     *first = false;
-    if (rc == 0)
-        rc = put_string(d, (const uint8_t *)key, strlen(key));
-    if (rc == 0)
-        rc = putc_(d, ':');
-    return rc;
+    w[o++] = '"';
+    memcpy(w + o, key, n);
+    o += n;
+    w[o++] = '"';
+    w[o++] = ':';
+    kl_buf_commit(d->out, o);
+    return 0;
+}
+
+static int put_u64_sign(dec_t *d, uint64_t v, bool neg)
+{
+    char b[24];
+    size_t w = sizeof(b);
+    do {
+        b[--w] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg)
+        b[--w] = '-';
+    return put(d, b + w, sizeof(b) - w);
 }
 
 static int put_i64(dec_t *d, int64_t v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof(b), "%" PRId64, v);
-    return put(d, b, (size_t)n);
+    return put_u64_sign(d, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
 static int put_u64(dec_t *d, uint64_t v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof(b), "%" PRIu64, v);
-    return put(d, b, (size_t)n);
+    return put_u64_sign(d, v, false);
 }
 
 /* A float as encoding/json writes it: the shortest form that reads back, in %f style between
@@ -912,9 +956,13 @@ static int put_map(dec_t *d, const kl_pb_field_t *f, const uint8_t *b, size_t n,
 {
     const kl_pb_msg_t *em = &kl__pb_msgs[f->msg];
     const kl_pb_field_t *vf = find_field(em, 2);
-    map_item_t *items = calloc(count ? count : 1, sizeof(*items));
+    map_item_t small[16];
+    map_item_t *items = small;
+    if (count > sizeof(small) / sizeof(small[0]))
+        items = malloc(count * sizeof(*items));
     if (items == NULL)
         return kl_err(d->err, KL_ENOMEM, "out of memory");
+    memset(items, 0, (count ? count : 1) * sizeof(*items));
     size_t ni = 0;
     const uint8_t *p = b, *end = b + n;
     uint32_t fn;
@@ -956,7 +1004,8 @@ static int put_map(dec_t *d, const kl_pb_field_t *f, const uint8_t *b, size_t n,
             break;
     }
     if (rc < 0) {
-        free(items);
+        if (items != small)
+            free(items);
         return rc;
     }
     qsort(items, ni, sizeof(*items), cmp_item);
@@ -994,7 +1043,8 @@ static int put_map(dec_t *d, const kl_pb_field_t *f, const uint8_t *b, size_t n,
             rc = put_scalar(d, vf->type, &it->val);
         }
     }
-    free(items);
+    if (items != small)
+        free(items);
     if (rc < 0)
         return rc;
     return putc_(d, '}');
@@ -1003,6 +1053,7 @@ static int put_map(dec_t *d, const kl_pb_field_t *f, const uint8_t *b, size_t n,
 typedef struct span {
     size_t count;
     size_t from, to; /* byte range holding every occurrence */
+    wval_t last;     /* the last occurrence */
 } span_t;
 
 /* The members of a plain message into the current object. */
@@ -1011,7 +1062,7 @@ static int put_members(dec_t *d, uint16_t mi, const uint8_t *b, size_t n, bool *
     const kl_pb_msg_t *m = &kl__pb_msgs[mi];
     const kl_pb_field_t *fields = &kl__pb_fields[m->first];
     span_t spans[KL_PB_MAX_FIELDS];
-    memset(spans, 0, sizeof(spans[0]) * m->nfields);
+    uint64_t present = 0; /* bit i: fields[i] occurs; spans[i] is valid */
     /* Pass 1: which fields are present, and where. */
     const uint8_t *p = b, *end = b + n;
     uint32_t fn;
@@ -1031,24 +1082,28 @@ static int put_members(dec_t *d, uint16_t mi, const uint8_t *b, size_t n, bool *
             path_pop(d, old);
             return rc;
         }
-        span_t *s = &spans[f - fields];
-        if (s->count++ == 0)
+        size_t i = (size_t)(f - fields);
+        span_t *s = &spans[i];
+        if (!(present & (uint64_t)1 << i)) {
+            present |= (uint64_t)1 << i;
+            s->count = 0;
             s->from = (size_t)(start - b);
+        }
+        s->count++;
         s->to = (size_t)(p - b);
+        s->last = v;
     }
     if (rc < 0)
         return rc;
     /* Pass 2: in the Go struct's order. */
-    int8_t bydecl[KL_PB_MAX_FIELDS];
-    memset(bydecl, -1, sizeof(bydecl));
-    for (uint32_t i = 0; i < m->nfields; i++)
-        if (fields[i].decl < KL_PB_MAX_FIELDS)
-            bydecl[fields[i].decl] = (int8_t)i;
-    for (int k = 0; k < KL_PB_MAX_FIELDS; k++) {
-        if (bydecl[k] < 0 || spans[bydecl[k]].count == 0)
+    const uint8_t *order = &kl__pb_order[m->first];
+    for (uint32_t k = 0; present && k < m->nfields; k++) {
+        uint32_t i = order[k];
+        if (!(present & (uint64_t)1 << i))
             continue;
-        const kl_pb_field_t *f = &fields[bydecl[k]];
-        const span_t *s = &spans[bydecl[k]];
+        present &= ~((uint64_t)1 << i);
+        const kl_pb_field_t *f = &fields[i];
+        const span_t *s = &spans[i];
         const uint8_t *sb = b + s->from;
         size_t sn = s->to - s->from;
         size_t old = path_push(d, f->json);
@@ -1064,7 +1119,13 @@ static int put_members(dec_t *d, uint16_t mi, const uint8_t *b, size_t n, bool *
             const uint8_t *mb;
             size_t mn;
             uint8_t *owned = NULL;
-            rc = gather(d, f->number, sb, sn, s->count, &mb, &mn, &owned);
+            rc = 0;
+            if (s->count == 1) {
+                mb = s->last.b;
+                mn = s->last.n;
+            } else {
+                rc = gather(d, f->number, sb, sn, s->count, &mb, &mn, &owned);
+            }
             const kl_pb_msg_t *sub = &kl__pb_msgs[f->msg];
             bool skip = false;
             if (rc == 0 && sub->special == KL_PBS_INTSTR &&
@@ -1089,9 +1150,7 @@ static int put_members(dec_t *d, uint16_t mi, const uint8_t *b, size_t n, bool *
             }
             free(owned);
         } else {
-            wval_t last = {0};
-            size_t c;
-            rc = last_of(d, sb, sn, f->number, &last, &c);
+            const wval_t last = s->last;
             bool omit = (f->flags & (KL_PBF_OMITEMPTY | KL_PBF_PTR)) == KL_PBF_OMITEMPTY &&
                         scalar_is_zero(f->type, &last);
             if (rc == 0 && !omit) {
@@ -1267,8 +1326,8 @@ int kl_proto_message_to_json(const char *api_version, const char *kind, const vo
     if (mi < 0)
         return kl_err(err, KL_ENOTFOUND, "no kind \"%s\" is registered for version \"%s\"",
                       kind ? kind : "", api_version ? api_version : "");
-    dec_t d = {.out = out, .err = err};
-    d.path[0] = '\0';
+    dec_t d;
+    dec_init(&d, out, err);
     return put_message(&d, (uint16_t)mi, msg, len);
 }
 
@@ -1277,8 +1336,8 @@ int kl__proto_named_to_json(const char *msg_name, const void *msg, size_t len, k
 {
     for (size_t i = 0; i < kl__pb_nmsgs; i++) {
         if (strcmp(kl__pb_msgs[i].name, msg_name) == 0) {
-            dec_t d = {.out = out, .err = err};
-            d.path[0] = '\0';
+            dec_t d;
+            dec_init(&d, out, err);
             return put_message(&d, (uint16_t)i, msg, len);
         }
     }
@@ -1303,8 +1362,8 @@ int kl_proto_to_json(const void *body, size_t len, const char *def_api_version,
                      const char *def_kind, kl_buf_t *out, kl_proto_type_t *type, kl_errinfo_t *err)
 {
     const uint8_t *b = body;
-    dec_t d = {.out = out, .err = err};
-    d.path[0] = '\0';
+    dec_t d;
+    dec_init(&d, out, err);
     if (len < 4 || memcmp(b, KL_PROTO_MAGIC, 4) != 0)
         return kl_err(err, KL_EBADREQUEST,
                       "provided data does not appear to be a protobuf message, expected prefix "

@@ -84,6 +84,9 @@ typedef struct kl_pb_kind {
 #define KL_PB_MAX_FIELDS 64
 
 extern const kl_pb_field_t kl__pb_fields[];
+/* Parallel to kl__pb_fields: for each message, the indexes (0..nfields-1) of its fields in the
+ * Go struct's order, which is the order encoding/json writes members in. */
+extern const uint8_t kl__pb_order[];
 extern const kl_pb_msg_t kl__pb_msgs[];
 extern const size_t kl__pb_nmsgs;
 extern const kl_pb_kind_t kl__pb_kinds[];

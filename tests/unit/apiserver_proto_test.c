@@ -2,8 +2,6 @@
  * tests/fixtures/proto, compared with Go's own JSON of the same objects), hand-built messages for
  * each special type and rule, malformed input, limits, and mutated fixtures that must never
  * crash. */
-#include <time.h>
-
 #include "kubelua/json.h"
 
 #include "apiserver/proto.h"
@@ -908,31 +906,6 @@ static void test_mutations_never_crash(void **state)
     printf("mutations: %zu converted, %zu refused\n", ok, failed);
 }
 
-/* A rough speed figure (the bench has the real one). */
-static void test_speed(void **state)
-{
-    (void)state;
-    size_t n;
-    char *bin = kl_test_read_fixture("proto/create-deployment.bin", &n);
-    kl_buf_t out;
-    kl_buf_init(&out, 0);
-    kl_errinfo_t err;
-    struct timespec a, b;
-    int iters = 20000;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (int i = 0; i < iters; i++) {
-        kl_buf_reset(&out);
-        assert_int_equal(kl_proto_to_json(bin, n, NULL, NULL, &out, NULL, &err), 0);
-    }
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-    printf("deployment (%zu bytes protobuf -> %zu bytes JSON): %.2f us each, %.1f MB/s of protobuf "
-           "(sanitizer build)\n",
-           n, out.len, s / iters * 1e6, (double)n * iters / s / 1e6);
-    kl_buf_cleanup(&out);
-    free(bin);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -953,7 +926,6 @@ int main(void)
         cmocka_unit_test(test_wire_errors),
         cmocka_unit_test(test_depth_and_size_limits),
         cmocka_unit_test(test_mutations_never_crash),
-        cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
