@@ -25,24 +25,25 @@ local UNSCHEDULABLE_TAINT = { { key = "node.kubernetes.io/unschedulable", effect
 -- ---- Signatures ---------------------------------------------------------------------------
 
 -- Pods with the same nodeSelector, node affinity and tolerations get the same filter answers
--- on a node; each distinct signature gets a small id that keys the memo on node records.
+-- on a node; each distinct signature gets an id that keys the memo on node records. Ids are
+-- never reused (memos and search trees keyed by old ones simply stop being hit).
 local sigs = {} -- signature -> {id, tolerates_unschedulable}
-local nsigs = 0
+local live_sigs, last_sig = 0, 0
 local MAX_SIGS = 256
 
 local function signature(pod, info)
   local s = sigs[info.sig]
   if s ~= nil then return s end
-  if nsigs >= MAX_SIGS then
-    -- Too many shapes of pods: start the memo over.
-    sigs, nsigs = {}, 0
+  if live_sigs >= MAX_SIGS then
+    -- Too many kinds of pods: start the memo over.
+    sigs, live_sigs = {}, 0
     for _, r in pairs(cache.nodes) do
       r.cache, r.pt, r.pa = {}, {}, {}
     end
   end
-  nsigs = nsigs + 1
+  live_sigs, last_sig = live_sigs + 1, last_sig + 1
   s = {
-    id = nsigs,
+    id = last_sig,
     tolerates_unschedulable = kube.nodes.untolerated_taint(UNSCHEDULABLE_TAINT, pod) == nil,
   }
   sigs[info.sig] = s
@@ -51,15 +52,15 @@ end
 
 -- Pods with the same requests (non-zero and actual) get the same resource answers from a node:
 -- the shape's id keys the per-node memo of those.
-local shapes, nshapes = {}, 0
+local shapes, live_shapes, last_shape = {}, 0, 0
 local MAX_SHAPES = 4096
 
 local function shape_id(info)
   local id = shapes[info.shape]
   if id == nil then
-    if nshapes >= MAX_SHAPES then shapes = {} end
-    nshapes = nshapes + 1
-    id = nshapes
+    if live_shapes >= MAX_SHAPES then shapes, live_shapes = {}, 0 end
+    live_shapes, last_shape = live_shapes + 1, last_shape + 1
+    id = last_shape
     shapes[info.shape] = id
   end
   return id
@@ -391,13 +392,13 @@ function M.pick(pod, info)
   local start = cache.next_start % n
   local scored = info.preferred ~= nil or cache.pns_nodes > 0
   local best, processed
-  if scored or info.ports ~= nil then
-    best, processed = scan(pod, info, s, shape, start, want, scored)
-  else
-    best, processed = ring.search(s.id, shape, function(r)
+  local found = false
+  if not scored and info.ports == nil then
+    found, best, processed = ring.search(s.id, shape, function(r)
       return evaluate(r, s, pod, info, shape)
     end, start, want)
   end
+  if not found then best, processed = scan(pod, info, s, shape, start, want, scored) end
   cache.next_start = (start + processed) % n
   if best == nil then return nil, diagnose(pod, info, s) end
   return best

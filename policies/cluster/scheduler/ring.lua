@@ -11,8 +11,11 @@ local cache = require("scheduler.cache")
 local M = {}
 
 local MAX_TREES = 16
+local TREE_AFTER = 3 -- a tree is built for the third pod of a kind (one-offs scan instead)
 local trees = {} -- "sigid shapeid" -> tree
 local ntrees = 0
+local uses = {} -- "sigid shapeid" -> searches without a tree so far
+local nuses = 0
 
 -- A tree: n (leaves in use), size (power of two >= n, twice that at least when built, so that
 -- new nodes find room), layout (cache.layout when built), seen
@@ -148,12 +151,21 @@ local function best_in(t, list, a, b)
 end
 
 -- Upstream's search for pods of signature sid and shape hid: eval(record) gives a node's score,
--- or false when it fails a filter. Returns the chosen record (nil when no node is feasible) and
--- the number of nodes the search covered (where the next one starts).
+-- or false when it fails a filter. Returns false when this kind of pod is too rare to have a
+-- tree (the caller scans), else true, the chosen record (nil when no node is feasible) and the
+-- number of nodes the search covered (where the next one starts).
 function M.search(sid, hid, eval, start, want)
   local key = sid .. " " .. hid
   local t = trees[key]
   if t == nil then
+    local u = (uses[key] or 0) + 1
+    if u < TREE_AFTER then
+      if nuses >= 4096 then uses, nuses = {}, 0 end
+      if uses[key] == nil then nuses = nuses + 1 end
+      uses[key] = u
+      return false
+    end
+    uses[key] = nil
     if ntrees >= MAX_TREES then
       trees, ntrees = {}, 0
     end
@@ -167,8 +179,8 @@ function M.search(sid, hid, eval, start, want)
   local list = cache.list
   local n = t.n
   local total = t.cnt[1]
-  if total == 0 then return nil, n end
-  if total < want then return list[t.best[1]], n end
+  if total == 0 then return true, nil, n end
+  if total < want then return true, list[t.best[1]], n end
   -- Positions are 1-based; the search starts after `start` (0-based index = position start+1).
   local a = start + 1
   local after = count(t, a, n)
@@ -176,11 +188,11 @@ function M.search(sid, hid, eval, start, want)
   if after >= want then
     p = kth(t, count(t, 1, a - 1) + want)
     pos = best_in(t, list, a, p)
-    return list[pos], p - a + 1
+    return true, list[pos], p - a + 1
   end
   p = kth(t, want - after)
   pos = better_pos(list, t.sc, best_in(t, list, a, n), best_in(t, list, 1, p))
-  return list[pos], n - a + 1 + p
+  return true, list[pos], n - a + 1 + p
 end
 
 return M
