@@ -106,3 +106,52 @@ kcurl() {
 kl_token() {
     cat "$KL_DATA/token"
 }
+
+# ---- kubelua up -----------------------------------------------------------------------------
+
+# Starts `kubelua up ARGS...` on a free port with data dir $KL_UP_DATA (default $KL_TMP/up) and
+# waits until it says the cluster is up. Sets KL_UP_PID, KL_UP_LOG (stderr; stdout is
+# $KL_UP_LOG.out), KL_URL, KL_KUBECONFIG, KL_DATA.
+kl_start_up() {
+    local dir=${KL_UP_DATA:-$KL_TMP/up}
+    KL_UP_LOG=$KL_TMP/server.up.$RANDOM.log
+    "$KL_BINARY" up --data-dir "$dir" --listen "${KL_LISTEN:-127.0.0.1:0}" "$@" \
+        >"$KL_UP_LOG.out" 2>"$KL_UP_LOG" &
+    KL_UP_PID=$!
+    KL_PIDS+=("$KL_UP_PID")
+    local deadline=$((SECONDS + ${KL_UP_TIMEOUT:-60}))
+    until grep -qs "cluster is up" "$KL_UP_LOG.out"; do
+        kill -0 "$KL_UP_PID" 2>/dev/null || { tail -n 40 "$KL_UP_LOG"; fail "kubelua up exited"; }
+        [ $SECONDS -lt $deadline ] || { tail -n 40 "$KL_UP_LOG"; fail "kubelua up did not start"; }
+        sleep 0.1
+    done
+    KL_URL=$(sed -n 's/.*API server \(https:[^ ,]*\).*/\1/p' "$KL_UP_LOG.out" | head -n1)
+    KL_KUBECONFIG=$dir/kubeconfig
+    KL_DATA=$dir
+    export KL_URL KL_KUBECONFIG KL_DATA
+}
+
+# Stops `kubelua up` with SIGTERM and waits for it.
+kl_stop_up() {
+    kill -TERM "$KL_UP_PID" 2>/dev/null || true
+    wait "$KL_UP_PID" 2>/dev/null || true
+}
+
+# Succeeds when `k get ARGS -o jsonpath=PATH` prints exactly WANT: jp_is WANT PATH ARGS...
+jp_is() {
+    local want=$1 path=$2
+    shift 2
+    [ "$(k get "$@" -o jsonpath="$path" 2>/dev/null)" = "$want" ]
+}
+
+# Prints `k get ARGS -o jsonpath=PATH`: jp PATH ARGS...
+jp() {
+    local path=$1
+    shift
+    k get "$@" -o jsonpath="$path"
+}
+
+# Applies the manifest on stdin.
+kapply() {
+    k apply -f - >/dev/null
+}
