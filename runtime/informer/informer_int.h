@@ -80,8 +80,9 @@ struct kl_informer {
     int failures;
     int initial_failures; /* watch-list attempts that ended before the initial-events-end mark */
     uint64_t watch_started_ns;
-    uv_timer_t retry; /* backoff */
-    uv_timer_t tick;  /* resync and handler replay */
+    uint64_t watch_events; /* events on the current stream */
+    uv_timer_t retry;      /* backoff */
+    uv_timer_t tick;       /* resync and handler replay */
     int open_handles;
     size_t bytes;
     kl_informer_stats_t st;

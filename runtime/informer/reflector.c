@@ -231,6 +231,7 @@ static void on_event(kl_watch_t *w, kl_watch_type_t type, kl_obj_t *obj, void *u
 {
     kl_informer_t *inf = ud;
     inf->st.events[type]++;
+    inf->watch_events++;
     if (type == KL_WATCH_ERROR) {
         int64_t code = 0;
         const char *reason = obj ? status_reason(obj, &code) : NULL;
@@ -303,8 +304,10 @@ static void on_watch_done(kl_watch_t *w, int rc, const kl_status_t *st, void *ud
         begin_sync(inf);
         return;
     }
-    if (rc == 0 && !initial) {
-        /* The server ended the stream (timeoutSeconds): resume at once. */
+    bool very_short = uv_hrtime() - inf->watch_started_ns < 1000000000ull && inf->watch_events == 0;
+    if (rc == 0 && !initial && !very_short) {
+        /* The server ended the stream (timeoutSeconds): resume at once. A stream that ends at
+         * once without an event is an error (as client-go's "very short watch"): backoff. */
         if (uv_hrtime() - inf->watch_started_ns > BACKOFF_RESET_NS)
             inf->failures = 0;
         start_watch(inf);
@@ -347,6 +350,7 @@ static void start_watch(kl_informer_t *inf)
     inf->first_watch_done = true;
     inf->phase = PH_WATCHING;
     inf->watch_started_ns = uv_hrtime();
+    inf->watch_events = 0;
     int rc = kl_client_watch(inf->c, &inf->res, &o, on_event, on_watch_done, inf, &inf->watch);
     if (rc < 0) {
         inf->watch = NULL;
@@ -371,6 +375,7 @@ static void start_watchlist(kl_informer_t *inf)
     pending_clear(inf);
     inf->phase = PH_INITIAL;
     inf->watch_started_ns = uv_hrtime();
+    inf->watch_events = 0;
     if (inf->first_watch_done)
         inf->st.watch_restarts++;
     inf->first_watch_done = true;

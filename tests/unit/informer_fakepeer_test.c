@@ -37,7 +37,8 @@ typedef enum scenario {
     S_MALFORMED,
     S_NO_WATCHLIST,
     S_CONTINUE,
-    S_WATCHLIST_CUT
+    S_WATCHLIST_CUT,
+    S_EMPTY_WATCH
 } scenario_t;
 
 typedef struct script {
@@ -79,6 +80,10 @@ static void peer(tl_conn_t *c, void *ud)
         return;
     }
     tl_start_chunked(c, 200);
+    if (sc->s == S_EMPTY_WATCH) {
+        tl_send(c, "0\r\n\r\n", 5); /* ends at once, nothing sent */
+        return;
+    }
     if (sc->s == S_WATCHLIST_CUT && tl_path_is(c, "sendInitialEvents=true")) {
         /* Accepted, but ended before the initial-events-end bookmark. */
         tl_chunk_str(c, EV("ADDED", "a", "1"));
@@ -157,6 +162,11 @@ typedef struct run {
     kl_informer_t *inf;
     rec_t rec;
 } run_t;
+
+static bool synced_p(void *ud)
+{
+    return kl_informer_has_synced(ud);
+}
 
 static bool has_d(void *ud)
 {
@@ -327,6 +337,23 @@ static void test_informer_watchlist_never_completes(void **state)
     finish(&r);
 }
 
+static void test_informer_very_short_watches_back_off(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, S_EMPTY_WATCH, KL_LIST_PAGED, 0);
+    assert_true(tl_run_until(&loop, synced_p, r.inf, 10000));
+    tl_run_until(&loop, tl_flag_set, &(int){0}, 1000);
+    /* Backoff 0.05 .. 0.1 s with jitter: a handful of watches a second, not a hot loop. */
+    int n = tl_peer_requests(&r.p);
+    assert_true(n >= 5 && n < 40);
+    kl_informer_stats_t st;
+    kl_informer_stats(r.inf, &st);
+    assert_true(st.watch_errors >= 4);
+    assert_int_equal(st.relists, 0);
+    finish(&r);
+}
+
 static bool resynced_twice(void *ud)
 {
     run_t *r = ud;
@@ -360,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_informer_continue_expired),
         cmocka_unit_test(test_informer_watchlist_never_completes),
         cmocka_unit_test(test_informer_periodic_resync),
+        cmocka_unit_test(test_informer_very_short_watches_back_off),
     };
     return cmocka_run_group_tests_name("informer_fakepeer", tests, setup, teardown);
 }
