@@ -50,6 +50,13 @@ struct kl_watcher {
     h2o_iovec_t iov[BATCH * 3];
     bool sending, closing, done, stopped;
     int in_send;
+    /* Initial events are streamed from a snapshot taken at the start (references, not
+     * copies) as the client consumes them, so a watch-list of any size never piles up in the
+     * pending queue; live events wait behind it. */
+    kl_sobj_t **snap;
+    size_t snap_n, snap_pos;
+    bool snap_bookmark; /* the initial-events-end bookmark follows the snapshot */
+    int64_t snap_rv;
 };
 
 static const char *const prefixes[] = {
@@ -91,9 +98,20 @@ static void unlink_watcher(kl_watcher_t *w)
     srv->nwatchers--;
 }
 
+static void drop_snapshot(kl_watcher_t *w)
+{
+    for (size_t i = w->snap_pos; i < w->snap_n; i++)
+        kl_sobj_unref(w->snap[i]);
+    free(w->snap);
+    w->snap = NULL;
+    w->snap_n = w->snap_pos = 0;
+    w->snap_bookmark = false;
+}
+
 static void free_watcher(kl_watcher_t *w)
 {
     unlink_watcher(w);
+    drop_snapshot(w);
     drop_pending(w);
     for (size_t i = 0; i < w->ninflight; i++)
         item_release(&w->inflight[i]);
@@ -160,11 +178,59 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req)
         free_watcher(w);
 }
 
+static int render(kl_watcher_t *w, kl_evtype_t type, kl_sobj_t *obj, witem_t *it);
+static int bookmark_line(kl_watcher_t *w, int64_t rv, bool initial_end, witem_t *it);
+
+/* Moves the next items to send into the in-flight batch: the snapshot first, then the
+ * initial-events-end bookmark, then live events. */
+static void take_batch(kl_watcher_t *w)
+{
+    while (w->snap_pos < w->snap_n && w->ninflight < BATCH) {
+        kl_sobj_t *obj = w->snap[w->snap_pos++]; /* its reference moves to the item */
+        witem_t it = {.type = KL_EV_ADDED};
+        if (w->table_fmt || w->res->primary != w->res) {
+            if (render(w, KL_EV_ADDED, obj, &it) < 0) {
+                kl_sobj_unref(obj);
+                continue;
+            }
+            kl_sobj_unref(obj);
+        } else {
+            it.obj = obj;
+        }
+        w->inflight[w->ninflight++] = it;
+    }
+    if (w->snap_pos == w->snap_n && w->snap) {
+        free(w->snap);
+        w->snap = NULL;
+        w->snap_n = w->snap_pos = 0;
+    }
+    if (w->snap == NULL && w->snap_bookmark && w->ninflight < BATCH) {
+        witem_t it = {0};
+        w->snap_bookmark = false;
+        if (bookmark_line(w, w->snap_rv, true, &it) == 0)
+            w->inflight[w->ninflight++] = it;
+    }
+    if (w->snap != NULL || w->snap_bookmark)
+        return;
+    while (w->npending > 0 && w->ninflight < BATCH) {
+        witem_t *it = &w->pending[w->head];
+        w->inflight[w->ninflight] = *it;
+        memset(it, 0, sizeof(*it));
+        w->head = (w->head + 1) % w->cap;
+        w->npending--;
+        witem_t *f = &w->inflight[w->ninflight++];
+        w->pending_bytes -= f->raw ? f->rawlen : f->obj->len + 32;
+    }
+    if (w->npending == 0)
+        w->pending_bytes = 0;
+}
+
 static void flush(kl_watcher_t *w)
 {
     if (w->sending || w->done)
         return;
-    if (w->npending == 0) {
+    take_batch(w);
+    if (w->ninflight == 0) {
         if (w->closing) {
             w->done = true;
             w->in_send++;
@@ -175,14 +241,8 @@ static void flush(kl_watcher_t *w)
         return;
     }
     size_t niov = 0;
-    while (w->npending > 0 && w->ninflight < BATCH) {
-        witem_t *it = &w->pending[w->head];
-        w->inflight[w->ninflight] = *it;
-        memset(it, 0, sizeof(*it));
-        w->head = (w->head + 1) % w->cap;
-        w->npending--;
-        witem_t *f = &w->inflight[w->ninflight++];
-        w->pending_bytes -= f->raw ? f->rawlen : f->obj->len + 32;
+    for (size_t i = 0; i < w->ninflight; i++) {
+        witem_t *f = &w->inflight[i];
         if (f->raw) {
             w->iov[niov++] = h2o_iovec_init(f->raw, f->rawlen);
         } else {
@@ -191,8 +251,6 @@ static void flush(kl_watcher_t *w)
             w->iov[niov++] = h2o_iovec_init(H2O_STRLIT("}\n"));
         }
     }
-    if (w->npending == 0)
-        w->pending_bytes = 0;
     w->sending = true;
     w->next_heartbeat = kl_now_ms(w->srv) + HEARTBEAT_MS;
     w->in_send++;
@@ -252,7 +310,7 @@ static int enqueue_raw(kl_watcher_t *w, const char *text)
     return push(w, &it);
 }
 
-static int enqueue_bookmark(kl_watcher_t *w, int64_t rv, bool initial_end)
+static int bookmark_line(kl_watcher_t *w, int64_t rv, bool initial_end, witem_t *it)
 {
     char line[600];
     snprintf(
@@ -262,7 +320,19 @@ static int enqueue_bookmark(kl_watcher_t *w, int64_t rv, bool initial_end)
         w->res->kind, w->res->api_version, (long long)rv,
         initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
     w->next_bookmark = kl_now_ms(w->srv) + BOOKMARK_MS;
-    return enqueue_raw(w, line);
+    memset(it, 0, sizeof(*it));
+    it->raw = strdup(line);
+    if (it->raw == NULL)
+        return KL_ENOMEM;
+    it->rawlen = strlen(line);
+    return 0;
+}
+
+static int enqueue_bookmark(kl_watcher_t *w, int64_t rv, bool initial_end)
+{
+    witem_t it;
+    int rc = bookmark_line(w, rv, initial_end, &it);
+    return rc < 0 ? rc : push(w, &it);
 }
 
 /* The event type a watcher sees for a store event, or 0 to skip it. */
@@ -336,6 +406,7 @@ void kl_watch_close_all(kl_apiserver_t *srv)
 {
     for (kl_watcher_t *w = srv->all_watchers, *next; w; w = next) {
         next = w->all_next;
+        drop_snapshot(w);
         drop_pending(w);
         w->closing = true;
         flush(w);
@@ -436,11 +507,14 @@ void kl_watch_request(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const 
     if (replay_current) {
         size_t n;
         kl_entry_t **sorted = kl_store_sorted(res->table, &n);
-        for (size_t i = 0; i < n; i++)
+        w->snap = n ? malloc(n * sizeof(*w->snap)) : NULL;
+        for (size_t i = 0; w->snap && i < n; i++)
             if (kl_filter_match(res, &w->filter, sorted[i]->obj->doc))
-                enqueue(w, KL_EV_ADDED, sorted[i]->obj);
-        if (initial && w->bookmarks)
-            enqueue_bookmark(w, kl_store_rv(srv->store), true);
+                w->snap[w->snap_n++] = kl_sobj_ref(sorted[i]->obj);
+        if (n && w->snap == NULL)
+            w->closing = true; /* out of memory: end the stream, the client retries */
+        w->snap_bookmark = initial && w->bookmarks;
+        w->snap_rv = kl_store_rv(srv->store);
     } else {
         for (size_t i = 0; i < nev; i++) {
             const kl_event_t *ev = kl_store_event_at(srv->store, first + i);
