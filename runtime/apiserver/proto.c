@@ -1314,23 +1314,6 @@ static int find_kind(const char *av, const char *kind)
     return -1;
 }
 
-bool kl_proto_knows(const char *api_version, const char *kind)
-{
-    return api_version && kind && find_kind(api_version, kind) >= 0;
-}
-
-int kl_proto_message_to_json(const char *api_version, const char *kind, const void *msg, size_t len,
-                             kl_buf_t *out, kl_errinfo_t *err)
-{
-    int mi = api_version && kind ? find_kind(api_version, kind) : -1;
-    if (mi < 0)
-        return kl_err(err, KL_ENOTFOUND, "no kind \"%s\" is registered for version \"%s\"",
-                      kind ? kind : "", api_version ? api_version : "");
-    dec_t d;
-    dec_init(&d, out, err);
-    return put_message(&d, (uint16_t)mi, msg, len);
-}
-
 int kl__proto_named_to_json(const char *msg_name, const void *msg, size_t len, kl_buf_t *out,
                             kl_errinfo_t *err)
 {

@@ -32,7 +32,6 @@
 #ifndef KL_APISERVER_PROTO_H
 #define KL_APISERVER_PROTO_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "kubelua/buf.h"
@@ -57,14 +56,5 @@ typedef struct kl_proto_type {
 KL_NODISCARD int kl_proto_to_json(const void *body, size_t len, const char *def_api_version,
                                   const char *def_kind, kl_buf_t *out, kl_proto_type_t *type,
                                   kl_errinfo_t *err);
-
-/* Converts one message (no envelope) of the named kind to a JSON object, without apiVersion and
- * kind. Same errors; KL_ENOTFOUND when the kind is unknown. */
-KL_NODISCARD int kl_proto_message_to_json(const char *api_version, const char *kind,
-                                          const void *msg, size_t len, kl_buf_t *out,
-                                          kl_errinfo_t *err);
-
-/* True when the server has a message table for that kind. */
-bool kl_proto_knows(const char *api_version, const char *kind);
 
 #endif

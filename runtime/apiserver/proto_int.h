@@ -92,8 +92,8 @@ extern const size_t kl__pb_nmsgs;
 extern const kl_pb_kind_t kl__pb_kinds[];
 extern const size_t kl__pb_nkinds;
 
-/* For tests: converts one message named by its full protobuf name ("k8s.io.api.core.v1.Pod")
- * as kl_proto_message_to_json() does. */
+/* For tests: converts one message (no envelope, no apiVersion or kind) named by its full
+ * protobuf name ("k8s.io.api.core.v1.Pod"); errors as kl_proto_to_json(). */
 int kl__proto_named_to_json(const char *msg_name, const void *msg, size_t len, kl_buf_t *out,
                             kl_errinfo_t *err);
 

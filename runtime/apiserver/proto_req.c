@@ -1,10 +1,7 @@
 /* Protobuf request bodies: converted to JSON before any handler reads the body (proto.h). */
 #include "apiserver/proto_req.h"
 
-#include <stdio.h>
 #include <string.h>
-
-#include "kubelua/log.h"
 
 #include "apiserver/handlers_int.h"
 #include "apiserver/proto.h"
