@@ -77,7 +77,7 @@ kl_start_apiserver() {
     KL_SERVER_PID=$!
     KL_PIDS+=("$KL_SERVER_PID")
     local deadline=$((SECONDS + 20))
-    until grep -q "listening on" "$log"; do
+    until grep -qs "listening on" "$log"; do
         kill -0 "$KL_SERVER_PID" 2>/dev/null || { cat "$log"; fail "apiserver exited"; }
         [ $SECONDS -lt $deadline ] || { cat "$log"; fail "apiserver did not start"; }
         sleep 0.1

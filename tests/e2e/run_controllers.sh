@@ -28,8 +28,7 @@ start_run() {
     METRICS=$(sed -n 's|.*metrics on http://\([^/]*\)/metrics.*|\1|p' "$RUN_LOG" | head -n1)
 }
 
-# A ConfigMap labelled LABEL=yes. (kubectl 1.32's `create configmap` sends protobuf, which the
-# embedded server refuses with a 415; apply sends JSON.)
+# A ConfigMap labelled LABEL=yes, created in one step.
 mkcm() {
     k apply -f - >/dev/null <<EOF
 apiVersion: v1
