@@ -19,7 +19,8 @@
 -- TaintManagerEviction.
 --
 -- Keys: a node's name (its health, taints and pods), ":monitor" (zone states and the
--- rate-limited NoExecute tainting, every nodeMonitorPeriod, 5 s) and ":podgc" (every 20 s).
+-- rate-limited NoExecute tainting, every nodeMonitorPeriod, 5 s) and ":podgc" (every 20 s); the
+-- two periodic passes also run from a node's sync when they are due.
 -- Node health is event-driven: Lease renewals are noted by a watch map, and each node is
 -- requeued for the moment it would become overdue, instead of upstream's poll every 5 s.
 --
@@ -158,14 +159,43 @@ local function disruption(ctx, now)
   return first_err
 end
 
--- The periodic pass: zone states, then the nodes waiting for a NoExecute taint.
-local function monitor(ctx)
-  local now = ctx.now
+-- Periodic work: the monitor pass (zone states, then the nodes waiting for a NoExecute taint)
+-- and the PodGC pass. Each runs from its own key (":monitor", ":podgc") and, when it is due,
+-- from any node sync too (the keys start with the first watch event; a cluster where nothing
+-- happens still gets its passes). Returns the seconds until the task is due again.
+local periodic = {
+  monitor = { due = -math.huge, running = false },
+  podgc = { due = -math.huge, running = false },
+}
+
+local function monitor_pass(ctx, now)
   local err = disruption(ctx, now) or taint_pass(ctx, now)
   if err ~= nil then ctx.log:warn(err) end
   -- Upstream drains the queues every 100 ms: come back when the next token is there.
   local wait = taints.next_token_in(now)
-  return { requeue_after = wait ~= nil and math.min(math.max(wait, 0.1), MONITOR_PERIOD) or MONITOR_PERIOD }
+  return wait ~= nil and math.min(math.max(wait, 0.1), MONITOR_PERIOD) or MONITOR_PERIOD
+end
+
+local function podgc_pass(ctx)
+  local err = podgc.pass(ctx)
+  if err ~= nil then ctx.log:warn("pod gc: " .. err) end
+  return podgc.PERIOD
+end
+
+local function run_periodic(ctx, name, fn)
+  local p = periodic[name]
+  local now = ctx.now
+  if p.running then return MONITOR_PERIOD end
+  if now < p.due then return p.due - now end
+  p.running = true
+  local ok, wait = pcall(fn, ctx, now)
+  p.running = false
+  if not ok then
+    p.due = now + 1
+    error(wait, 0)
+  end
+  p.due = now + wait
+  return wait
 end
 
 local function node_gone(ctx, name)
@@ -236,7 +266,7 @@ local function sync_node(ctx, name)
   if node == nil then return conflict_or(err, "updating node " .. name) end
   known[name] = node
   perr = perr or taint_pass(ctx, now)
-  node = ctx:get(NODES, name) or node
+  node = known[name] -- the pass may have tainted this node too
 
   -- Pods: marked not ready, evicted for NoExecute taints.
   local tainted = has_noexecute(node)
@@ -277,13 +307,12 @@ end
 
 local function reconcile(ctx, key)
   if not inited then init(ctx) end
-  if key == MONITOR_KEY then return monitor(ctx) end
-  if key == PODGC_KEY then
-    local err = podgc.pass(ctx)
-    if err ~= nil then ctx.log:warn("pod gc: " .. err) end
-    return { requeue_after = podgc.PERIOD }
-  end
-  return sync_node(ctx, key)
+  if key == MONITOR_KEY then return { requeue_after = run_periodic(ctx, "monitor", monitor_pass) } end
+  if key == PODGC_KEY then return { requeue_after = run_periodic(ctx, "podgc", podgc_pass) } end
+  local res, err = sync_node(ctx, key)
+  run_periodic(ctx, "monitor", monitor_pass)
+  run_periodic(ctx, "podgc", podgc_pass)
+  return res, err
 end
 
 -- ---- Watch maps ---------------------------------------------------------------------------
