@@ -525,6 +525,11 @@ void kl_watch_request(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const 
                 enqueue(w, t, ev->obj);
         }
     }
+    /* HTTP/1.1: h2o holds the headers back until the first body bytes, so a watch with nothing
+     * to say yet would leave the client waiting for its response; whitespace between events
+     * is allowed (it is also the heartbeat), so send one newline at once. */
+    if (req->version < 0x200 && w->snap_n == 0 && w->npending == 0 && !w->snap_bookmark)
+        enqueue_raw(w, "\n");
     /* Flush the headers first; queued events follow on proceed. */
     w->sending = true;
     w->in_send++;
