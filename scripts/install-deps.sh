@@ -41,6 +41,9 @@ check_pc libh2o libh2o-dev
 check_pc sqlite3 libsqlite3-dev
 check_pc openssl libssl-dev
 check_pc zlib zlib1g-dev
+# PCRE2 matches the `pattern`s of CustomResourceDefinition schemas (ECMA-262 regular expressions:
+# lookahead, \uhhhh escapes and the rest that POSIX regex.h lacks).
+check_pc libpcre2-8 libpcre2-dev
 # The Job demo computes pi with perl's bignum; Debian 12's stock Math::BigInt fails on
 # bpi(2000), the packaged newer version works.
 check_pkg libmath-bigint-perl

@@ -43,6 +43,8 @@ enum {
 };
 
 typedef struct kl_stype kl_stype_t;
+/* CRD value constraints and default of one schema node (apiserver/schema_int.h). */
+typedef struct kl_svalid kl_svalid_t;
 
 typedef struct kl_sfield {
     const char *name;
@@ -68,6 +70,8 @@ struct kl_stype {
     const char *format;  /* OpenAPI format: "int32", "int64", "double", "byte", "date-time"... */
     const char *go_type; /* Go type named in decoding errors: "int32", "v1.JobSpec", "[]string" */
     bool crd;            /* built by kl_schema_from_openapi(): checked like a custom resource */
+    const kl_svalid_t *valid; /* CRD nodes from a schema: default, nullable, minimum, pattern...;
+                                 NULL for built-in types and implied CRD nodes */
 };
 
 /* Parses the built-in definitions now instead of on first use. Returns 0, or the (cached) error
@@ -115,16 +119,36 @@ void kl_schema_report_cleanup(kl_schema_report_t *r);
  * (nothing is changed then), pruned from obj; values of the wrong type are recorded in
  * r->type_errors. apiVersion, kind and metadata of a top-level object are checked against
  * ObjectMeta as upstream does. null is accepted for every field of a built-in type (it decodes
- * to the zero value). For CRD types (t->crd) the schema is also validated (required fields,
- * enums, types: r->invalid), and nulls of non-nullable fields are removed in every mode, as
- * upstream defaulting does. Returns 0 (inspect r) or KL_ENOMEM. */
+ * to the zero value). For CRD types (t->crd) obj is decoded as kube-apiserver decodes a custom
+ * resource (see kl_schema_decode()) and then validated against the whole schema: types,
+ * required, enum, minimum/maximum, multipleOf, lengths, pattern, format, item and property
+ * counts, list-type set/map uniqueness (r->invalid, one field error per line, e.g.
+ * `spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to
+ * 0`). Returns 0 (inspect r) or KL_ENOMEM. */
 KL_NODISCARD int kl_schema_check(const kl_stype_t *t, kl_json_t *obj, kl_fieldval_t mode,
                                  kl_schema_report_t *r);
+
+/* The decoding half of kl_schema_check(), what the API server does to a request body: the same
+ * for built-in types; for CRD types unknown fields are pruned (or reported), nulls of
+ * non-nullable fields without a default are dropped and `default` values are applied at every
+ * level (properties, array items, additionalProperties), but values are not validated: the
+ * server validates the object it is about to store (after merging an update with the stored
+ * object), with kl_schema_validate_cr() (apiserver/schema_valid.h). */
+KL_NODISCARD int kl_schema_decode(const kl_stype_t *t, kl_json_t *obj, kl_fieldval_t mode,
+                                  kl_schema_report_t *r);
+
+/* Applies the `default` values of a CRD type to obj, as kube-apiserver does when it reads a
+ * stored custom resource. Returns 1 when obj changed, 0 when not, KL_ENOMEM. */
+KL_NODISCARD int kl_schema_apply_defaults(const kl_stype_t *t, kl_json_t *obj);
 
 /* Builds a type from a CRD version's openAPIV3Schema (properties, items, type, format, required,
  * additionalProperties, nullable, x-kubernetes-preserve-unknown-fields,
  * x-kubernetes-int-or-string, x-kubernetes-embedded-resource, x-kubernetes-list-type/-map-keys,
- * enum, description). metadata is always ObjectMeta; apiVersion and kind are added at the top.
+ * x-kubernetes-map-type, enum, description, and the value constraints: default (pruned to the
+ * schema), minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf, minLength,
+ * maxLength, pattern (compiled once, ECMA-262 syntax through PCRE2), minItems, maxItems,
+ * uniqueItems, minProperties, maxProperties). x-kubernetes-validations (CEL) rules are accepted
+ * and not evaluated. metadata is always ObjectMeta; apiVersion and kind are added at the top.
  * Every node is anonymous and has crd set. *out belongs to the caller; on failure err says why
  * (KL_EINVAL for a schema that is not structural enough to use, KL_ENOMEM). */
 KL_NODISCARD int kl_schema_from_openapi(const kl_json_t *openapi_v3_schema, kl_stype_t **out,

@@ -12,6 +12,7 @@
 
 #include "apiserver/handlers_int.h"
 #include "apiserver/proto_req.h"
+#include "apiserver/schema_valid.h"
 #include "apiserver/strategy.h"
 #include "apiserver/table.h"
 
@@ -349,7 +350,7 @@ int kl_check_schema(h2o_req_t *req, const kl_res_t *res, kl_json_t *obj, kl_fiel
         return 0;
     kl_schema_report_t r;
     kl_schema_report_init(&r);
-    int rc = kl_schema_check(res->schema, obj, mode, &r);
+    int rc = kl_schema_decode(res->schema, obj, mode, &r);
     if (rc < 0) {
         kl_schema_report_cleanup(&r);
         kl_respond_statusf(req, 500, "InternalError", "out of memory");
@@ -922,6 +923,7 @@ void kl_do_create(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const char
     kl_validate_object_meta(obj, res->namespaced, name_rule(res), &errs);
     if (errs.n == 0 || kl_json_path_str(obj, "metadata", "name", NULL))
         res->strategy->validate(obj, NULL, &errs);
+    kl_schema_validate_cr(res->schema, obj, NULL, &errs);
     if (errs.n) {
         kl_invalid(req, res, name ? name : "", &errs);
         kl_ferrs_cleanup(&errs);
@@ -1101,6 +1103,7 @@ void kl_do_update(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, kl_entry_t
     kl_ferrs_init(&errs);
     kl_validate_object_meta(next, res->namespaced, name_rule(res), &errs);
     res->strategy->validate(next, old, &errs);
+    kl_schema_validate_cr(res->schema, next, old, &errs);
     if (errs.n) {
         kl_invalid(req, res, name, &errs);
         kl_ferrs_cleanup(&errs);
@@ -1311,7 +1314,9 @@ static void handle_patch(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, con
                            "the patch produced something that is not an object");
         return;
     }
-    if (kind != P_APPLY && kl_check_schema(req, res, obj, kl_field_validation(q)) < 0) {
+    /* Custom resources are decoded again after apply too: that is where defaults come in. */
+    if ((kind != P_APPLY || res->is_crd) &&
+        kl_check_schema(req, res, obj, kl_field_validation(q)) < 0) {
         kl_json_free(obj);
         return;
     }

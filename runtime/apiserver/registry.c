@@ -7,6 +7,7 @@
 
 #include "kubelua/log.h"
 
+#include "apiserver/schema_int.h"
 #include "apiserver/strategy.h"
 #include "apiserver/table.h"
 
@@ -336,6 +337,46 @@ void kl_registry_remove_crd(kl_registry_t *reg, const char *crd_name)
     mark_gone(reg, crd_name);
 }
 
+/* Stored custom resources get their schema's defaults, as kube-apiserver applies them when it
+ * reads an object from storage: a default added to a CRD shows on the objects that exist. The
+ * defaulted form replaces the in-memory copy only (same resourceVersion, no event); the stored
+ * row catches up on the object's next write. */
+static void default_stored(kl_res_t *r)
+{
+    const kl_stype_t *t = r->schema;
+    if (t == NULL || t->valid == NULL || !t->valid->subtree_defaults || r->table == NULL)
+        return;
+    size_t n = 0;
+    kl_entry_t **all = kl_store_sorted(r->table, &n);
+    for (size_t i = 0; i < n; i++) {
+        kl_entry_t *e = all[i];
+        kl_json_t *obj = kl_json_from_val(kl_obj_root(e->obj->doc));
+        int rc = obj ? kl_schema_apply_defaults(t, obj) : KL_ENOMEM;
+        kl_buf_t b;
+        kl_buf_init(&b, 0);
+        kl_obj_t *doc = NULL;
+        if (rc == 1 && kl_json_encode(obj, &b) == 0 && kl_obj_from_json(obj, &doc) == 0) {
+            kl_sobj_t *o = malloc(sizeof(*o) + b.len + 1);
+            if (o != NULL) {
+                o->refs = 1;
+                o->rv = e->obj->rv;
+                o->doc = doc;
+                o->len = b.len;
+                memcpy(o->json, b.data, b.len + 1);
+                r->table->bytes = r->table->bytes - e->obj->len + o->len;
+                kl_sobj_unref(e->obj);
+                e->obj = o;
+                doc = NULL;
+            }
+        }
+        if (rc < 0)
+            KL_WARN("apiserver", "defaulting stored %s %s: out of memory", r->kind, e->name_key);
+        kl_obj_unref(doc);
+        kl_buf_cleanup(&b);
+        kl_json_free(obj);
+    }
+}
+
 int kl_registry_apply_crd(kl_registry_t *reg, const kl_json_t *crd, kl_errinfo_t *err)
 {
     const char *name = kl_json_path_str(crd, "metadata", "name", NULL);
@@ -439,5 +480,7 @@ int kl_registry_apply_crd(kl_registry_t *reg, const kl_json_t *crd, kl_errinfo_t
                 primary = r;
         }
     }
+    if (primary != NULL)
+        default_stored(primary);
     return 0;
 }

@@ -8,8 +8,9 @@
  * Types with their own JSON decoding (Quantity, IntOrString, Time) fail with their own messages,
  * and such a failure ends decoding, as a returned error does upstream.
  *
- * CRD types (t->crd) are validated instead, as the custom resource handler does: pruning of
- * unknown fields, then the OpenAPI schema (types, required, enum) with field-error wording.
+ * CRD types (t->crd) are decoded as the custom resource handler decodes them: unknown fields are
+ * pruned, nulls of non-nullable fields without a default dropped, defaults applied; the value
+ * validation of kl_schema_check() is schema_valid.c's.
  */
 #include <math.h>
 #include <stdint.h>
@@ -22,7 +23,9 @@
 #include "kubelua/json.h"
 #include "kubelua/schema.h"
 
+#include "apiserver/ferr.h"
 #include "apiserver/schema_int.h"
+#include "apiserver/schema_valid.h"
 
 #define MAX_STRICT_ERRORS 100
 
@@ -177,21 +180,6 @@ static void add_unknown(chk_t *c, const char *key)
     kl_buf_cleanup(&m);
 }
 
-static void add_invalid(chk_t *c, const char *fmt, ...) KL_PRINTF(2, 3);
-static void add_invalid(chk_t *c, const char *fmt, ...)
-{
-    kl_buf_t m;
-    kl_buf_init(&m, KL_BUF_DEFAULT_MAX);
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = kl_buf_vprintf(&m, fmt, ap);
-    va_end(ap);
-    if (rc == 0)
-        rc = add_line(&c->r->invalid, &c->r->ninvalid, m.data);
-    note_rc(c, rc);
-    kl_buf_cleanup(&m);
-}
-
 /* ---- Go decoders of special types ----------------------------------------------------- */
 
 static bool is_digit(char ch)
@@ -200,7 +188,7 @@ static bool is_digit(char ch)
 }
 
 /* resource.ParseQuantity: 0, or the error message. */
-static const char *parse_quantity(const char *s)
+const char *kl__parse_quantity(const char *s)
 {
     size_t end = strlen(s), pos = 0;
     if (end == 0)
@@ -528,11 +516,13 @@ static void check_number_into(chk_t *c, const kl_stype_t *t, const kl_json_t *j,
     kl_buf_cleanup(&v);
 }
 
-/* Whether a null member is dropped: CRD fields that are not nullable lose their nulls, as the
- * custom resource defaulting does; built-in types keep them (they decode to zero values). */
-static bool drop_null(const kl_stype_t *sub, unsigned flags)
+/* Whether a null member is dropped: CRD fields that are not nullable and have no default lose
+ * their nulls (PruneNonNullableNullsWithoutDefaults; a default replaces the null later); built-in
+ * types keep them (they decode to zero values). */
+static bool drop_null(const kl_stype_t *sub)
 {
-    return sub != NULL && sub->crd && sub->kind != KL_SK_ANY && !(flags & KL_SF_NULLABLE);
+    return sub != NULL && sub->crd && sub->valid != NULL && !sub->valid->nullable &&
+           sub->valid->def == NULL;
 }
 
 /* Removes member i of obj (the key is copied first: it dies with the member). */
@@ -555,7 +545,6 @@ static void check_members(chk_t *c, const kl_stype_t *t, kl_json_t *obj)
         kl_jmember_t *m = &obj->u.members[i];
         const kl_stype_t *sub;
         const char *embed = NULL;
-        unsigned flags = 0;
         bool is_map = t->kind == KL_SK_MAP;
         if (is_map) {
             sub = t->elem;
@@ -574,11 +563,10 @@ static void check_members(chk_t *c, const kl_stype_t *t, kl_json_t *obj)
                 continue;
             }
             sub = f->type;
-            flags = f->flags;
             embed = f->go_embed;
         }
         if (m->val->type == KL_TNULL) {
-            if (drop_null(sub, flags))
+            if (drop_null(sub))
                 remove_member(c, obj, i);
             else
                 i++;
@@ -603,8 +591,6 @@ static void check_members(chk_t *c, const kl_stype_t *t, kl_json_t *obj)
     }
 }
 
-static const char *crd_type_name(const kl_stype_t *t);
-
 static void check_items(chk_t *c, const kl_stype_t *t, kl_json_t *arr)
 {
     size_t splen = c->sp.len;
@@ -612,13 +598,8 @@ static void check_items(chk_t *c, const kl_stype_t *t, kl_json_t *arr)
         note_rc(c, kl_buf_printf(&c->sp, "[%u]", i));
         if (c->rc < 0)
             break;
-        if (arr->u.items[i]->type == KL_TNULL && drop_null(t->elem, 0)) {
-            /* A null item of a CRD list is invalid; there is nothing to prune it to. */
-            add_invalid(c, "%s: Invalid value: \"null\": %s in body must be of type %s: \"null\"",
-                        c->sp.data, c->sp.data, crd_type_name(t->elem));
-        } else {
-            check_value(c, t->elem, arr->u.items[i]);
-        }
+        /* A null item of a CRD list stays: defaulting or validation deals with it. */
+        check_value(c, t->elem, arr->u.items[i]);
         truncate_buf(&c->sp, splen);
     }
 }
@@ -695,13 +676,13 @@ static void check_builtin(chk_t *c, const kl_stype_t *t, kl_json_t *j)
                 note_rc(c, KL_ENOMEM);
                 return;
             }
-            err = parse_quantity(tmp);
+            err = kl__parse_quantity(tmp);
             free(tmp);
         } else if (kl_json_is_number(j)) {
             kl_buf_t b;
             kl_buf_init(&b, 64);
             note_rc(c, kl__schema_number_text(j, &b));
-            err = b.data ? parse_quantity(b.data) : NULL;
+            err = b.data ? kl__parse_quantity(b.data) : NULL;
             kl_buf_cleanup(&b);
         }
         if (err != NULL)
@@ -731,129 +712,13 @@ static void check_builtin(chk_t *c, const kl_stype_t *t, kl_json_t *j)
 
 /* ---- CRD types ------------------------------------------------------------------------ */
 
-static const char *crd_type_name(const kl_stype_t *t)
-{
-    switch (t->kind) {
-    case KL_SK_STRING:
-        return "string";
-    case KL_SK_INT:
-        return "integer";
-    case KL_SK_NUMBER:
-        return "number";
-    case KL_SK_BOOL:
-        return "boolean";
-    case KL_SK_LIST:
-        return "array";
-    case KL_SK_INT_OR_STRING:
-        return "integer,string";
-    default:
-        return "object";
-    }
-}
-
-static const char *crd_value_name(const kl_json_t *j)
-{
-    switch (j->type) {
-    case KL_TSTRING:
-        return "string";
-    case KL_TINT:
-        return "integer";
-    case KL_TDOUBLE:
-        return j->u.d == floor(j->u.d) && isfinite(j->u.d) ? "integer" : "number";
-    case KL_TTRUE:
-    case KL_TFALSE:
-        return "boolean";
-    case KL_TARRAY:
-        return "array";
-    case KL_TOBJECT:
-        return "object";
-    default:
-        return "null";
-    }
-}
-
-static const char *root_path(chk_t *c)
-{
-    return c->sp.len > 0 ? c->sp.data : "<root>";
-}
-
-static void crd_enum(chk_t *c, const kl_stype_t *t, const kl_json_t *j)
-{
-    kl_buf_t v, all;
-    kl_buf_init(&v, KL_BUF_DEFAULT_MAX);
-    kl_buf_init(&all, KL_BUF_DEFAULT_MAX);
-    int rc = j->type == KL_TSTRING ? 0 : kl_json_encode(j, &v);
-    const char *text = j->type == KL_TSTRING ? j->u.s : v.data;
-    bool found = false;
-    for (const char *const *e = t->enum_values; rc == 0 && *e != NULL; e++) {
-        found = found || (text != NULL && strcmp(*e, text) == 0);
-        if (all.len > 0)
-            rc = kl_buf_puts(&all, ", ");
-        if (rc == 0)
-            rc = kl_json_quote(&all, *e, strlen(*e));
-    }
-    if (rc == 0 && !found) {
-        kl_buf_t shown;
-        kl_buf_init(&shown, KL_BUF_DEFAULT_MAX);
-        rc = j->type == KL_TSTRING ? kl_json_quote(&shown, j->u.s, j->len)
-                                   : kl_buf_puts(&shown, text ? text : "");
-        if (rc == 0)
-            add_invalid(c, "%s: Unsupported value: %s: supported values: %s", root_path(c),
-                        shown.data, all.data ? all.data : "");
-        kl_buf_cleanup(&shown);
-    }
-    note_rc(c, rc);
-    kl_buf_cleanup(&v);
-    kl_buf_cleanup(&all);
-}
-
+/* Decoding a custom resource only prunes: values of the wrong type are the validation's. */
 static void check_crd(chk_t *c, const kl_stype_t *t, kl_json_t *j)
 {
-    if (t->kind == KL_SK_ANY)
-        return;
-    const char *want = crd_type_name(t), *have = crd_value_name(j);
-    bool ok;
-    switch (t->kind) {
-    case KL_SK_STRING:
-        ok = j->type == KL_TSTRING;
-        break;
-    case KL_SK_INT:
-        ok = strcmp(have, "integer") == 0;
-        break;
-    case KL_SK_NUMBER:
-        ok = kl_json_is_number(j);
-        break;
-    case KL_SK_BOOL:
-        ok = kl_json_is_bool(j);
-        break;
-    case KL_SK_LIST:
-        ok = j->type == KL_TARRAY;
-        break;
-    case KL_SK_INT_OR_STRING:
-        ok = j->type == KL_TSTRING || strcmp(have, "integer") == 0;
-        break;
-    default:
-        ok = j->type == KL_TOBJECT;
-        break;
-    }
-    if (!ok) {
-        add_invalid(c, "%s: Invalid value: \"%s\": %s in body must be of type %s: \"%s\"",
-                    root_path(c), have, root_path(c), want, have);
-        return;
-    }
-    if (t->enum_values != NULL)
-        crd_enum(c, t, j);
-    if (t->kind == KL_SK_LIST) {
+    if (t->kind == KL_SK_LIST && j->type == KL_TARRAY)
         check_items(c, t, j);
-    } else if (t->kind == KL_SK_OBJECT || t->kind == KL_SK_MAP) {
+    else if ((t->kind == KL_SK_OBJECT || t->kind == KL_SK_MAP) && j->type == KL_TOBJECT)
         check_members(c, t, j);
-        for (size_t i = 0; t->kind == KL_SK_OBJECT && i < t->nfields; i++) {
-            const kl_sfield_t *f = &t->fields[i];
-            if ((f->flags & KL_SF_REQUIRED) && kl_json_get(j, f->name) == NULL)
-                add_invalid(c, "%s%s%s: Required value", c->sp.len ? c->sp.data : "",
-                            c->sp.len ? "." : "", f->name);
-        }
-    }
 }
 
 static int check_value(chk_t *c, const kl_stype_t *t, kl_json_t *j)
@@ -867,7 +732,7 @@ static int check_value(chk_t *c, const kl_stype_t *t, kl_json_t *j)
     return 0;
 }
 
-int kl_schema_check(const kl_stype_t *t, kl_json_t *obj, kl_fieldval_t mode, kl_schema_report_t *r)
+static int decode(const kl_stype_t *t, kl_json_t *obj, kl_fieldval_t mode, kl_schema_report_t *r)
 {
     if (t == NULL || obj == NULL || r == NULL)
         return KL_EINVAL;
@@ -877,5 +742,39 @@ int kl_schema_check(const kl_stype_t *t, kl_json_t *obj, kl_fieldval_t mode, kl_
     check_value(&c, t, obj);
     kl_buf_cleanup(&c.sp);
     kl_buf_cleanup(&c.fp);
+    /* Defaults apply to what survives decoding; a strict request with unknown fields fails. */
+    if (c.rc == 0 && t->crd && !(mode == KL_FIELDVAL_STRICT && r->nunknown > 0)) {
+        int rc = kl_schema_apply_defaults(t, obj);
+        if (rc < 0)
+            c.rc = rc;
+    }
     return c.rc;
+}
+
+int kl_schema_decode(const kl_stype_t *t, kl_json_t *obj, kl_fieldval_t mode, kl_schema_report_t *r)
+{
+    return decode(t, obj, mode, r);
+}
+
+int kl_schema_check(const kl_stype_t *t, kl_json_t *obj, kl_fieldval_t mode, kl_schema_report_t *r)
+{
+    int rc = decode(t, obj, mode, r);
+    if (rc < 0 || !t->crd)
+        return rc;
+    kl_ferrs_t errs;
+    kl_ferrs_init(&errs);
+    kl_schema_validate_cr(t, obj, NULL, &errs);
+    kl_buf_t line;
+    kl_buf_init(&line, KL_BUF_DEFAULT_MAX);
+    for (size_t i = 0; rc == 0 && i < errs.n; i++) {
+        line.len = 0;
+        rc = kl_ferr_format(&errs.items[i], &line);
+        if (rc == 0)
+            rc = add_line(&r->invalid, &r->ninvalid, line.data);
+    }
+    if (rc == 0 && errs.oom)
+        rc = KL_ENOMEM;
+    kl_buf_cleanup(&line);
+    kl_ferrs_cleanup(&errs);
+    return rc;
 }

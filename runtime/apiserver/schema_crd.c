@@ -1,13 +1,17 @@
 /* apiserver/schema_crd.c - types built from a CustomResourceDefinition's openAPIV3Schema.
  *
  * Every node of the result is malloc'ed, anonymous and marked crd; metadata points at the
- * built-in ObjectMeta, which kl_stype_free() leaves alone.
+ * built-in ObjectMeta, which kl_stype_free() leaves alone. Nodes that come from a schema carry
+ * their value constraints and default in t->valid; nodes the conversion implies (apiVersion and
+ * kind at the top, the items of `additionalProperties: true`) have none.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kubelua/error.h"
 #include "kubelua/json.h"
+#include "kubelua/log.h"
 #include "kubelua/schema.h"
 
 #include "apiserver/schema_int.h"
@@ -30,10 +34,24 @@ static void free_strv(const char *const *v)
     free((void *)v);
 }
 
+static void valid_free(kl_svalid_t *v)
+{
+    if (v == NULL)
+        return;
+    kl_json_free(v->def);
+    free(v->pattern);
+    free(v->re_error);
+    free(v->map_type);
+    if (v->re != NULL)
+        kl__regex_free(v->re);
+    free(v);
+}
+
 void kl_stype_free(kl_stype_t *t)
 {
     if (t == NULL || !t->crd)
         return;
+    valid_free((kl_svalid_t *)t->valid);
     kl_stype_free((kl_stype_t *)t->elem);
     for (size_t i = 0; i < t->nfields; i++) {
         kl_sfield_t *f = (kl_sfield_t *)&t->fields[i];
@@ -154,6 +172,103 @@ static int convert_object(const kl_json_t *s, int depth, kl_stype_t *t, bool emb
     return 0;
 }
 
+static bool number_of(const kl_json_t *s, const char *key, double *out)
+{
+    const kl_json_t *j = kl_json_get(s, key);
+    if (j == NULL || !kl_json_is_number(j))
+        return false;
+    *out = j->type == KL_TINT ? (double)j->u.i : j->u.d;
+    return true;
+}
+
+static int64_t count_of(const kl_json_t *s, const char *key)
+{
+    const kl_json_t *j = kl_json_get(s, key);
+    if (j == NULL || !kl_json_is_number(j))
+        return -1;
+    return j->type == KL_TINT ? j->u.i : (int64_t)j->u.d;
+}
+
+/* The format upstream keeps (StripUnsupportedFormatsPostProcess): string formats of its
+ * registry, int32/int64 for integers, float/double for numbers. */
+static const char *effective_format(const kl_stype_t *t)
+{
+    const char *f = t->format;
+    if (f == NULL || *f == '\0')
+        return NULL;
+    switch (t->kind) {
+    case KL_SK_STRING:
+    case KL_SK_ANY:
+    case KL_SK_INT_OR_STRING:
+        return kl__format_supported(f) ? f : NULL;
+    case KL_SK_INT:
+        return strcmp(f, "int32") == 0 || strcmp(f, "int64") == 0 ? f : NULL;
+    case KL_SK_NUMBER:
+        return strcmp(f, "float") == 0 || strcmp(f, "double") == 0 ? f : NULL;
+    default:
+        return NULL;
+    }
+}
+
+static atomic_bool cel_logged;
+
+/* Reads the value constraints and the default of s into t->valid, after t's children. */
+static int convert_valid(const kl_json_t *s, kl_stype_t *t, kl_errinfo_t *err)
+{
+    kl_svalid_t *v = calloc(1, sizeof(*v));
+    if (v == NULL)
+        return kl_err(err, KL_ENOMEM, "out of memory");
+    t->valid = v;
+    v->nullable = kl_json_bool_or(kl_json_get(s, "nullable"), false);
+    v->has_min = number_of(s, "minimum", &v->min);
+    v->has_max = number_of(s, "maximum", &v->max);
+    v->has_multiple = number_of(s, "multipleOf", &v->multiple);
+    v->excl_min = kl_json_bool_or(kl_json_get(s, "exclusiveMinimum"), false);
+    v->excl_max = kl_json_bool_or(kl_json_get(s, "exclusiveMaximum"), false);
+    v->min_len = count_of(s, "minLength");
+    v->max_len = count_of(s, "maxLength");
+    v->min_items = count_of(s, "minItems");
+    v->max_items = count_of(s, "maxItems");
+    v->min_props = count_of(s, "minProperties");
+    v->max_props = count_of(s, "maxProperties");
+    v->unique_items = kl_json_bool_or(kl_json_get(s, "uniqueItems"), false);
+    v->format = effective_format(t);
+    const char *mt = kl_json_str(kl_json_get(s, "x-kubernetes-map-type"));
+    if (mt != NULL && (v->map_type = strdup(mt)) == NULL)
+        return kl_err(err, KL_ENOMEM, "out of memory");
+    const char *pat = kl_json_str(kl_json_get(s, "pattern"));
+    if (pat != NULL && *pat) {
+        char why[300];
+        v->pattern = strdup(pat);
+        if (v->pattern == NULL)
+            return kl_err(err, KL_ENOMEM, "out of memory");
+        v->re = kl__regex_compile(pat, why, sizeof(why));
+        if (v->re == NULL && (v->re_error = strdup(why)) == NULL)
+            return kl_err(err, KL_ENOMEM, "out of memory");
+    }
+    const kl_json_t *rules = kl_json_get(s, "x-kubernetes-validations");
+    if (kl_json_is(rules, KL_TARRAY) && rules->len > 0) {
+        v->nvalidations = rules->len;
+        if (!atomic_exchange(&cel_logged, true))
+            KL_INFO("apiserver", "CRD schemas with x-kubernetes-validations: the CEL rules are "
+                                 "accepted but not evaluated (kubelua has no CEL interpreter)");
+    }
+    const kl_json_t *def = kl_json_get(s, "default");
+    if (def != NULL) {
+        v->def = kl_json_dup(def);
+        if (v->def == NULL || kl__schema_prune(t, v->def) < 0)
+            return kl_err(err, KL_ENOMEM, "out of memory");
+    }
+    v->subtree_defaults = v->def != NULL;
+    for (size_t i = 0; i < t->nfields && !v->subtree_defaults; i++) {
+        const kl_stype_t *ft = t->fields[i].type;
+        v->subtree_defaults = ft != NULL && ft->crd && ft->valid && ft->valid->subtree_defaults;
+    }
+    if (t->elem != NULL && t->elem->valid != NULL && t->elem->valid->subtree_defaults)
+        v->subtree_defaults = true;
+    return 0;
+}
+
 static int convert(const kl_json_t *s, int depth, kl_stype_t **out, kl_errinfo_t *err)
 {
     *out = NULL;
@@ -228,6 +343,8 @@ static int convert(const kl_json_t *s, int depth, kl_stype_t **out, kl_errinfo_t
     }
     if (rc == KL_ENOMEM)
         return kl_err(err, rc, "out of memory");
+    if (rc == 0)
+        rc = convert_valid(s, t, err);
     return rc;
 }
 

@@ -10,6 +10,8 @@
 #include "kubelua/ktime.h"
 #include "kubelua/selector.h"
 
+#include "apiserver/schema_valid.h"
+
 #define CHECK(x)                                                                                   \
     do {                                                                                           \
         int rc_ = (x);                                                                             \
@@ -926,6 +928,8 @@ static void crd_validate(const kl_json_t *obj, const kl_json_t *old, kl_ferrs_t 
                     "must have exactly one version marked as storage version");
         free(v);
     }
+    /* Defaults that validate, patterns that compile... (schema_valid.c). */
+    kl_crd_validate_schemas(obj, errs);
     if (old) {
         const char *og = kl_json_path_str(old, "spec", "group", NULL);
         if (og && group && strcmp(og, group) != 0) {
