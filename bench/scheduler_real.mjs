@@ -159,6 +159,7 @@ const m = (name) => {
 };
 console.log(`kubelua run ready after ${(t1 - t0).toFixed(2)} s; ${PODS} pods bound to ${NODES} nodes`
   + ` in ${(t2 - t1).toFixed(2)} s after ready: ${(PODS / (t2 - t1)).toFixed(0)} pods/s`);
-console.log(`scheduler Lua seconds: ${m('kubelua_lua_seconds_total{controller="scheduler"')}`);
+console.log(`scheduler Lua seconds: ${m('kubelua_lua_seconds_total{controller="scheduler"')},`
+  + ` Lua memory: ${(Number(m('kubelua_lua_memory_bytes{controller="scheduler"')) / 1048576).toFixed(1)} MiB`);
 session.close();
 process.exit(0);
