@@ -416,10 +416,15 @@ local function matching_pods(ns, labels)
   return keys
 end
 
--- A node matters when it is new or its labels or taints changed (node status heartbeats do
--- not). Every known DaemonSet is then synced; each one decides from the whole node list.
-local function map_node(node)
+-- A node matters when it is new, deleted, or its labels or taints changed (node status
+-- heartbeats do not). Every known DaemonSet is then synced; each one decides from the whole node
+-- list.
+local function map_node(node, _, change)
   local md = node.metadata
+  if change == "delete" then
+    node_seen[md.name] = nil
+    return all_known()
+  end
   local labels = md.labels and kube.json.encode(md.labels) or ""
   local taints = node.spec and node.spec.taints and kube.json.encode(node.spec.taints) or ""
   local fp = tostring(md.uid) .. "\n" .. labels .. "\n" .. taints
