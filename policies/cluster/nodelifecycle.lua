@@ -144,7 +144,8 @@ local function disruption(ctx, now)
       local node = ctx:get(NODES, name)
       if node ~= nil and (taints.has(node, NOT_READY, "NoExecute")
           or taints.has(node, UNREACHABLE, "NoExecute")) then
-        local written, err = write_node(ctx, node, {}, { [NOT_READY] = true, [UNREACHABLE] = true }, now)
+        local both = { [NOT_READY] = true, [UNREACHABLE] = true }
+        local written, err = write_node(ctx, node, {}, both, now)
         if written == nil then
           first_err = first_err or ("untainting node " .. name .. ": " .. tostring(err))
         else
@@ -307,7 +308,9 @@ end
 
 local function reconcile(ctx, key)
   if not inited then init(ctx) end
-  if key == MONITOR_KEY then return { requeue_after = run_periodic(ctx, "monitor", monitor_pass) } end
+  if key == MONITOR_KEY then
+    return { requeue_after = run_periodic(ctx, "monitor", monitor_pass) }
+  end
   if key == PODGC_KEY then return { requeue_after = run_periodic(ctx, "podgc", podgc_pass) } end
   local res, err = sync_node(ctx, key)
   run_periodic(ctx, "monitor", monitor_pass)

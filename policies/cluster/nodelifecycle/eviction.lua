@@ -125,7 +125,9 @@ function M.mark_not_ready(ctx, pods, now)
       end
       local _, err = ctx:update_status(PODS, p)
       if err ~= nil then
-        if not err.not_found then return "marking " .. pod_key(pod) .. " not ready: " .. tostring(err) end
+        if not err.not_found then
+          return "marking " .. pod_key(pod) .. " not ready: " .. tostring(err)
+        end
       else
         ctx:event(pod, "Warning", "NodeNotReady", "Node is not ready")
       end

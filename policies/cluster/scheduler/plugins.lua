@@ -383,8 +383,11 @@ end
 function M.pick(pod, info)
   local n = #cache.list
   if n == 0 then
-    return nil,
-      { reason = "SchedulerError", message = "no nodes available to schedule pods", resolvable = true }
+    return nil, {
+      reason = "SchedulerError",
+      message = "no nodes available to schedule pods",
+      resolvable = true,
+    }
   end
   local s = signature(pod, info)
   local shape = shape_id(info)
