@@ -1,6 +1,7 @@
 /* Field path sets (tries) in an arena, their operations, and the FieldsV1 encoding. */
 #include "apiserver/fieldset.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,49 @@
 
 struct kl_arena_chunk {
     kl_arena_chunk_t *next;
+    size_t cap;
     _Alignas(16) unsigned char data[];
 };
 
-#define ARENA_CHUNK 16384u
+#define ARENA_CHUNK 32768u
 #define ARENA_ALIGN 16u
+#define ARENA_SPARES 2
+
+/* Every write computes sets, most of them bigger than the inline buffer: each thread keeps a
+ * few standard chunks for the next arena instead of returning them to malloc. */
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+typedef struct spares {
+    kl_arena_chunk_t *c[ARENA_SPARES];
+    int n;
+} spares_t;
+
+static void spares_free(void *p)
+{
+    spares_t *s = p;
+    for (int i = 0; i < s->n; i++)
+        free(s->c[i]);
+    free(s);
+}
+
+static void spares_init(void)
+{
+    if (pthread_key_create(&spare_key, spares_free) != 0)
+        spare_key = 0;
+}
+
+static spares_t *spares(void)
+{
+    pthread_once(&spare_once, spares_init);
+    spares_t *s = pthread_getspecific(spare_key);
+    if (s == NULL && (s = calloc(1, sizeof(*s))) != NULL &&
+        pthread_setspecific(spare_key, s) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
 
 void kl_arena_init(kl_arena_t *a)
 {
@@ -26,9 +65,13 @@ void kl_arena_init(kl_arena_t *a)
 void kl_arena_cleanup(kl_arena_t *a)
 {
     kl_arena_chunk_t *c = a->chunks;
+    spares_t *sp = c != NULL ? spares() : NULL;
     while (c != NULL) {
         kl_arena_chunk_t *next = c->next;
-        free(c);
+        if (sp != NULL && c->cap == ARENA_CHUNK && sp->n < ARENA_SPARES)
+            sp->c[sp->n++] = c;
+        else
+            free(c);
         c = next;
     }
     kl_arena_init(a);
@@ -41,9 +84,15 @@ void *kl_arena_alloc(kl_arena_t *a, size_t n)
     n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if ((size_t)(a->end - a->next) < n) {
         size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-        kl_arena_chunk_t *c = malloc(sizeof(*c) + cap);
+        kl_arena_chunk_t *c = NULL;
+        spares_t *sp = cap == ARENA_CHUNK ? spares() : NULL;
+        if (sp != NULL && sp->n > 0)
+            c = sp->c[--sp->n];
+        else
+            c = malloc(sizeof(*c) + cap);
         if (c == NULL)
             goto fail;
+        c->cap = cap;
         c->next = a->chunks;
         a->chunks = c;
         a->next = c->data;
@@ -126,8 +175,17 @@ kl_fset_t *kl_fset_seal(kl_arena_t *a, kl_fset_t *s)
 {
     if (s == NULL)
         return NULL;
-    if (s->n > 1)
+    if (s->n > 16) {
         qsort(s->kids, s->n, sizeof(kl_fkid_t), kid_cmp);
+    } else {
+        for (uint32_t i = 1; i < s->n; i++) {
+            kl_fkid_t k = s->kids[i];
+            uint32_t j = i;
+            for (; j > 0 && kid_cmp(&s->kids[j - 1], &k) > 0; j--)
+                s->kids[j] = s->kids[j - 1];
+            s->kids[j] = k;
+        }
+    }
     uint32_t w = 0;
     for (uint32_t i = 0; i < s->n; i++) {
         if (w > 0 && kid_cmp(&s->kids[w - 1], &s->kids[i]) == 0) {

@@ -11,6 +11,8 @@
 #include "kubelua/patch.h"
 
 #include "apiserver/handlers_int.h"
+#include "apiserver/managed.h"
+#include "apiserver/managed_req.h"
 #include "apiserver/proto_req.h"
 #include "apiserver/schema_valid.h"
 #include "apiserver/strategy.h"
@@ -900,7 +902,6 @@ void kl_do_create(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const char
     kl_json_del(md, "deletionTimestamp");
     kl_json_del(md, "deletionGracePeriodSeconds");
     kl_json_del(md, "selfLink");
-    kl_json_del(md, "managedFields");
     char uid[40], ts[40];
     kl_new_uid(uid);
     kl_now_rfc3339(ts);
@@ -915,6 +916,8 @@ void kl_do_create(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const char
     if (res->has_status && strcmp(res->kind, "Node") != 0)
         kl_json_del(obj, "status");
     if (res->strategy->defaults && res->strategy->defaults(obj) < 0)
+        goto oom;
+    if (kl_mf_record(req, q, res, NULL, NULL, obj) < 0)
         goto oom;
     if (res->strategy->prepare_create && res->strategy->prepare_create(obj) < 0)
         goto oom;
@@ -1033,6 +1036,9 @@ void kl_do_update(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, kl_entry_t
         kl_json_t *st = kl_json_take(obj, "status");
         if (next == NULL || (st && kl_json_set(next, "status", st) < 0))
             goto oom;
+        kl_json_t *amf = kl_mf_is_apply(req) ? kl_json_take(md, "managedFields") : NULL;
+        if (amf && kl_json_set(kl_json_get(next, "metadata"), "managedFields", amf) < 0)
+            goto oom;
     } else {
         next = obj;
         obj = NULL;
@@ -1055,7 +1061,6 @@ void kl_do_update(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, kl_entry_t
                 goto oom;
             }
         }
-        kl_json_del(nmd, "managedFields");
         if (res->has_status) {
             kl_json_t *st = kl_json_get(old, "status");
             kl_json_del(next, "status");
@@ -1090,7 +1095,8 @@ void kl_do_update(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, kl_entry_t
     }
     kl_best_effort(kl_json_set_str(next, "kind", res->kind));
     kl_best_effort(kl_json_set_str(next, "apiVersion", res->primary->api_version));
-    if (res->strategy->defaults && res->strategy->defaults(next) < 0) {
+    if ((res->strategy->defaults && res->strategy->defaults(next) < 0) ||
+        kl_mf_record(req, q, res, sub, old, next) < 0) {
         kl_json_free(next);
         goto oom;
     }
@@ -1124,6 +1130,7 @@ void kl_do_update(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, kl_entry_t
         char cur[24];
         snprintf(cur, sizeof(cur), "%lld", (long long)e->obj->rv);
         kl_best_effort(kl_json_set_str(kl_json_get(next, "metadata"), "resourceVersion", cur));
+        kl_mf_keep_times(old, next);
         kl_canonical_order(next);
         if (kl_json_equal(next, old)) {
             kl_send_object(srv, req, res, e->obj, 200);
@@ -1267,7 +1274,19 @@ static void handle_patch(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, con
                     return;
                 }
             }
-            kl_do_create(srv, req, res, p->namespace, patch, q);
+            kl_json_t *created = NULL;
+            rc = kl_mf_apply_request(req, q, res, NULL, NULL, patch, &created, &err);
+            kl_json_free(patch);
+            if (rc == 0)
+                kl_do_create(srv, req, res, p->namespace, created, q);
+            else if (rc == KL_EBADREQUEST)
+                kl_respond_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL, NULL);
+            else if (rc == KL_ETOOBIG)
+                kl_respond_status(req, 413, "RequestEntityTooLarge", err.msg, NULL, NULL, NULL,
+                                  NULL);
+            else if (rc != KL_ECONFLICT)
+                kl_respond_status(req, 422, "Invalid", err.msg, p->name, res->group, res->resource,
+                                  NULL);
             return;
         }
         kl_json_free(patch);
@@ -1292,13 +1311,19 @@ static void handle_patch(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, con
     case P_SMP:
         rc = kl_patch_strategic(&obj, patch, res->schema, &err);
         break;
-    case P_APPLY:
-        rc = kl_patch_apply(&obj, patch, res->schema, &err);
+    case P_APPLY: {
+        kl_json_t *applied = NULL;
+        rc = kl_mf_apply_request(req, q, res, p->sub, obj, patch, &applied, &err);
+        kl_json_free(obj);
+        obj = applied;
         break;
+    }
     }
     kl_json_free(patch);
     if (rc < 0) {
         kl_json_free(obj);
+        if (rc == KL_ECONFLICT)
+            return; /* answered with the conflicts */
         if (rc == KL_EBADREQUEST)
             kl_respond_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL, NULL);
         else if (rc == KL_ETOOBIG)

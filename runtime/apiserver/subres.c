@@ -9,6 +9,7 @@
 #include "kubelua/patch.h"
 
 #include "apiserver/handlers_int.h"
+#include "apiserver/managed_req.h"
 #include "apiserver/strategy.h"
 
 static bool method_is(h2o_req_t *req, const char *m)
@@ -397,6 +398,11 @@ static void scale(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl_p
         kl_json_t *md = kl_json_get(obj, "metadata");
         kl_best_effort(kl_json_set_int(md, "generation",
                                        kl_json_int_or(kl_json_get(md, "generation"), 1) + 1));
+        if (kl_mf_record_scale(req, q, res, obj) < 0) {
+            kl_json_free(obj);
+            kl_respond_statusf(req, 500, "InternalError", "out of memory");
+            return;
+        }
         char key[600];
         snprintf(key, sizeof(key), "%s", e->name_key);
         if (kl_persist(srv, res, key, obj, &stored, &err) < 0) {
