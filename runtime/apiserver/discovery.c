@@ -57,6 +57,7 @@ static const subres_info_t subres_table[] = {
     {KL_SUB_EVICTION, "eviction", "policy", "v1", "Eviction", "[\"create\"]"},
     {KL_SUB_FINALIZE, "finalize", NULL, NULL, NULL, "[\"update\"]"},
     {KL_SUB_EPHEMERAL, "ephemeralcontainers", NULL, NULL, NULL, "[\"get\",\"patch\",\"update\"]"},
+    {KL_SUB_TOKEN, "token", "authentication.k8s.io", "v1", "TokenRequest", "[\"create\"]"},
 };
 
 static int aggregated_resource(kl_buf_t *b, const kl_res_t *r)

@@ -190,7 +190,8 @@ int kl_encode_for(const kl_res_t *res, const kl_sobj_t *obj, kl_buf_t *out)
     kl_json_t *j = kl_json_from_val(kl_obj_root(obj->doc));
     if (j == NULL)
         return KL_ENOMEM;
-    int rc = kl_json_set_str(j, "apiVersion", res->api_version);
+    int rc = res->convert ? res->convert(j, res->api_version)
+                          : kl_json_set_str(j, "apiVersion", res->api_version);
     if (rc == 0) {
         kl_canonical_order(j);
         rc = kl_json_encode(j, out);
@@ -443,7 +444,8 @@ int kl_check_type(h2o_req_t *req, const kl_res_t *res, kl_json_t *obj)
                            av, res->api_version);
         return -1;
     }
-    if (kl_json_set_str(obj, "kind", res->kind) < 0 ||
+    if ((res->convert && res->convert(obj, res->primary->api_version) < 0) ||
+        kl_json_set_str(obj, "kind", res->kind) < 0 ||
         kl_json_set_str(obj, "apiVersion", res->primary->api_version) < 0) {
         kl_respond_statusf(req, 500, "InternalError", "out of memory");
         return -1;
@@ -838,6 +840,8 @@ static const char *name_rule(const kl_res_t *res)
 {
     if (res->is_crd)
         return "path";
+    if (res->strategy->name_rule)
+        return res->strategy->name_rule;
     if (!*res->group && (!strcmp(res->kind, "Namespace") || !strcmp(res->kind, "Service")))
         return "label";
     return "subdomain";
@@ -847,6 +851,8 @@ static bool has_generation(const kl_res_t *res)
 {
     if (res->is_crd)
         return true;
+    if (res->strategy->generation)
+        return res->strategy->generation > 0;
     if (!*res->group)
         return false;
     return strcmp(res->group, "coordination.k8s.io") != 0 &&
@@ -1716,9 +1722,11 @@ void kl_api_handle(kl_apiserver_t *srv, h2o_req_t *req, const kl_path_t *p, cons
         return;
     }
     if (res->list_only_verbs) {
-        /* bindings: POST only. */
-        if (method_is(req, "POST") && p->name == NULL)
+        /* bindings and the reviews (reviews.c): POST only. */
+        if (method_is(req, "POST") && p->name == NULL && !*res->group)
             kl_binding_create(srv, req, res, p, q);
+        else if (method_is(req, "POST") && p->name == NULL)
+            kl_review_create(srv, req, res, p, q);
         else
             method_not_allowed(req);
         return;
@@ -1809,5 +1817,6 @@ int kl_api_bootstrap(kl_apiserver_t *srv)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    /* Default service accounts and the system priority classes (reviews.c). */
+    return kl_res_bootstrap(srv);
 }

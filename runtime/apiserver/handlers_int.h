@@ -52,6 +52,19 @@ bool kl_subresource(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl
 void kl_binding_create(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl_path_t *p,
                        const kl_query_t *q);
 
+/* reviews.c: create-only reviews (access, rules, token, self), serviceaccounts/token, the
+ * PodDisruptionBudget check of evictions, and the objects every cluster starts with. */
+void kl_review_create(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl_path_t *p,
+                      const kl_query_t *q);
+void kl_token_request(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl_path_t *p,
+                      const kl_query_t *q);
+/* 0 when the budgets covering pod allow evicting it; otherwise answers (429 or 500) and returns
+ * -1. */
+int kl_eviction_allowed(kl_apiserver_t *srv, h2o_req_t *req, kl_val_t pod);
+int kl_res_bootstrap(kl_apiserver_t *srv);
+/* After a write: a new namespace gets its "default" service account. */
+void kl_res_after_write(kl_apiserver_t *srv, kl_res_t *res, const kl_sobj_t *stored);
+
 /* watch.c */
 void kl_watch_request(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl_path_t *p,
                       const kl_query_t *q);

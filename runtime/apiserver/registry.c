@@ -9,6 +9,7 @@
 
 #include "apiserver/schema_int.h"
 #include "apiserver/strategy.h"
+#include "apiserver/strategy_res.h"
 #include "apiserver/table.h"
 
 #define VERBS_ALL                                                                                  \
@@ -44,8 +45,8 @@ static const builtin_t builtins[] = {
      NULL, NULL, false},
     {"", "v1", "secrets", "Secret", "secret", "", "", true, 0, false, KL_GC_BACKGROUND, NULL, NULL,
      false},
-    {"", "v1", "serviceaccounts", "ServiceAccount", "serviceaccount", "sa", "", true, 0, false,
-     KL_GC_BACKGROUND, NULL, NULL, false},
+    {"", "v1", "serviceaccounts", "ServiceAccount", "serviceaccount", "sa", "", true, KL_SUB_TOKEN,
+     false, KL_GC_BACKGROUND, NULL, NULL, false},
     {"", "v1", "services", "Service", "service", "svc", "all", true, KL_SUB_STATUS, true,
      KL_GC_BACKGROUND, NULL, NULL, false},
     {"", "v1", "endpoints", "Endpoints", "endpoints", "ep", "", true, 0, false, KL_GC_BACKGROUND,
@@ -71,6 +72,64 @@ static const builtin_t builtins[] = {
      KL_GC_BACKGROUND, NULL, NULL, false},
     {"events.k8s.io", "v1", "events", "Event", "event", "ev", "", true, 0, false, KL_GC_BACKGROUND,
      NULL, NULL, false},
+    /* Served and stored; no controller acts on them (see README, "API server"). */
+    {"", "v1", "resourcequotas", "ResourceQuota", "resourcequota", "quota", "", true,
+     KL_SUB_STATUS, true, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"", "v1", "limitranges", "LimitRange", "limitrange", "limits", "", true, 0, false,
+     KL_GC_BACKGROUND, NULL, NULL, false},
+    {"", "v1", "persistentvolumes", "PersistentVolume", "persistentvolume", "pv", "", false,
+     KL_SUB_STATUS, true, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", "persistentvolumeclaim", "pvc",
+     "", true, KL_SUB_STATUS, true, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"", "v1", "podtemplates", "PodTemplate", "podtemplate", "", "", true, 0, false,
+     KL_GC_BACKGROUND, NULL, NULL, false},
+    {"", "v1", "replicationcontrollers", "ReplicationController", "replicationcontroller", "rc",
+     "all", true, KL_SUB_STATUS | KL_SUB_SCALE, true, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"apps", "v1", "statefulsets", "StatefulSet", "statefulset", "sts", "all", true,
+     KL_SUB_STATUS | KL_SUB_SCALE, true, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding",
+     "clusterrolebinding", "", "", false, 0, false, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", "clusterrole", "", "",
+     false, 0, false, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", "rolebinding", "", "",
+     true, 0, false, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"rbac.authorization.k8s.io", "v1", "roles", "Role", "role", "", "", true, 0, false,
+     KL_GC_BACKGROUND, NULL, NULL, false},
+    {"scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", "priorityclass", "pc", "",
+     false, 0, false, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", "poddisruptionbudget", "pdb",
+     "", true, KL_SUB_STATUS, true, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"networking.k8s.io", "v1", "ingressclasses", "IngressClass", "ingressclass", "", "", false,
+     0, false, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"networking.k8s.io", "v1", "ingresses", "Ingress", "ingress", "ing", "", true,
+     KL_SUB_STATUS, true, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", "networkpolicy", "netpol",
+     "", true, 0, false, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "endpointslice", "", "", true,
+     0, false, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler",
+     "horizontalpodautoscaler", "hpa", "all", true, KL_SUB_STATUS, true, KL_GC_BACKGROUND, NULL,
+     NULL, false},
+    {"autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler",
+     "horizontalpodautoscaler", "hpa", "all", true, KL_SUB_STATUS, true, KL_GC_BACKGROUND,
+     "autoscaling/v2/horizontalpodautoscalers", NULL, false},
+    {"storage.k8s.io", "v1", "storageclasses", "StorageClass", "storageclass", "sc", "", false, 0,
+     false, KL_GC_BACKGROUND, NULL, NULL, false},
+    {"node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", "runtimeclass", "", "", false, 0,
+     false, KL_GC_BACKGROUND, NULL, NULL, false},
+    /* Create-only reviews, answered at once and never stored (reviews.c). */
+    {"authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", "selfsubjectreview",
+     "", "", false, 0, false, KL_GC_BACKGROUND, NULL, NULL, true},
+    {"authentication.k8s.io", "v1", "tokenreviews", "TokenReview", "tokenreview", "", "", false, 0,
+     false, KL_GC_BACKGROUND, NULL, NULL, true},
+    {"authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview",
+     "localsubjectaccessreview", "", "", true, 0, false, KL_GC_BACKGROUND, NULL, NULL, true},
+    {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+     "selfsubjectaccessreview", "", "", false, 0, false, KL_GC_BACKGROUND, NULL, NULL, true},
+    {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview",
+     "selfsubjectrulesreview", "", "", false, 0, false, KL_GC_BACKGROUND, NULL, NULL, true},
+    {"authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview",
+     "subjectaccessreview", "", "", false, 0, false, KL_GC_BACKGROUND, NULL, NULL, true},
     {"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
      "customresourcedefinition", "crd,crds", "api-extensions", false, KL_SUB_STATUS, true,
      KL_GC_BACKGROUND, NULL, NULL, false},
@@ -222,6 +281,8 @@ int kl_registry_new(kl_store_t *store, kl_registry_t **out, kl_errinfo_t *err)
         }
         r->schema = kl_schema_for_kind(b->group, b->version, b->kind);
         r->strategy = kl_strategy_for(b->group, b->kind);
+        if (b->alias_of)
+            r->convert = kl_res_convert_for(b->group, b->version, b->kind);
         if (add(reg, r) < 0) {
             res_free(r);
             goto oom;

@@ -25,6 +25,7 @@ enum {
     KL_SUB_EVICTION = 1u << 4,
     KL_SUB_FINALIZE = 1u << 5,
     KL_SUB_EPHEMERAL = 1u << 6,
+    KL_SUB_TOKEN = 1u << 7, /* serviceaccounts/token (TokenRequest) */
 };
 
 typedef enum kl_gc_policy {
@@ -67,6 +68,10 @@ struct kl_res {
     char *api_version;         /* "apps/v1" or "v1" */
     char *group_resource;      /* "daemonsets.apps" or "pods" (for messages) */
     char *scale_selector_path; /* unused for now */
+    /* Aliases whose shape differs from their primary's (autoscaling/v1 HorizontalPodAutoscaler):
+     * rewrites obj, a JSON object of this kind in any served version, into the form of
+     * api_version (this alias's or the primary's). NULL when only apiVersion differs. */
+    int (*convert)(kl_json_t *obj, const char *api_version);
 };
 
 typedef struct kl_registry kl_registry_t;

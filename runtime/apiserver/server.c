@@ -14,6 +14,7 @@
 #include "kubelua/log.h"
 #include "kubelua/version.h"
 
+#include "apiserver/satoken.h"
 #include "apiserver/server_int.h"
 
 typedef struct api_handler {
@@ -296,6 +297,9 @@ static int authenticated(kl_apiserver_t *srv, h2o_req_t *req)
     const char *auth = kl_req_header(req, "authorization", &len);
     if (auth && len == 7 + 64 && strncasecmp(auth, "Bearer ", 7) == 0)
         return CRYPTO_memcmp(auth + 7, srv->tls.token, 64) == 0;
+    /* Service account tokens from serviceaccounts/token (satoken.h). */
+    if (auth && len > 7 + 64 && strncasecmp(auth, "Bearer ", 7) == 0)
+        return kl_apiserver_sa_token_ok(srv, auth + 7, len - 7);
     return client_cert_ok(srv, req);
 }
 

@@ -11,6 +11,7 @@
 #include "kubelua/selector.h"
 
 #include "apiserver/schema_valid.h"
+#include "apiserver/strategy_res.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \
@@ -991,7 +992,8 @@ const kl_strategy_t *kl_strategy_for(const char *group, const char *kind)
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strcmp(table[i].group, group) == 0 && strcmp(table[i].kind, kind) == 0)
             return table[i].s;
-    return &generic;
+    const kl_strategy_t *res = kl_strategy_res_for(group, kind);
+    return res ? res : &generic;
 }
 
 /* ObjectMeta's omitempty fields: an empty list or map is not stored, as with Go's encoding. */

@@ -18,6 +18,11 @@ struct kl_strategy {
     /* Updates of the main resource (not status), after defaults: fields the server derives
      * from the old object (DaemonSet template generation). May be NULL. */
     int (*prepare_update)(kl_json_t *obj, const kl_json_t *old);
+    /* Name validation rule ("label", "subdomain" or "path"); NULL for the default. */
+    const char *name_rule;
+    /* metadata.generation: 1 kept and bumped on spec changes, -1 never set, 0 the default rule
+     * (named groups yes, the core group no). */
+    int generation;
 };
 
 /* The annotation apps/v1 DaemonSets carry their template generation in. */

@@ -145,6 +145,8 @@ static void evict(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *pods, const kl_
     const kl_json_t *g = kl_json_path(body, "deleteOptions", "gracePeriodSeconds", NULL);
     int64_t grace = g && g->type != KL_TNULL ? kl_json_int_or(g, -1) : -1;
     kl_json_free(body);
+    if (kl_eviction_allowed(srv, req, kl_obj_root(e->obj->doc)) < 0)
+        return;
     kl_json_t *result = NULL;
     kl_errinfo_t err;
     if (kl_delete_entry(srv, pods, e, KL_GC_BACKGROUND, 1, grace, 0, &result, &err) < 0) {
@@ -480,6 +482,12 @@ bool kl_subresource(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl
         scale(srv, req, res, p, q);
         return true;
     }
+    if (strcmp(sub, "token") == 0 && (res->subresources & KL_SUB_TOKEN)) {
+        if (!method_is(req, "POST"))
+            return false;
+        kl_token_request(srv, req, res, p, q);
+        return true;
+    }
     if (strcmp(sub, "finalize") == 0 && (res->subresources & KL_SUB_FINALIZE)) {
         if (!method_is(req, "PUT"))
             return false;
@@ -512,6 +520,7 @@ static int set_condition(kl_json_t *conds, const char *type, const char *reason,
 
 void kl_after_write(kl_apiserver_t *srv, kl_res_t *res, const kl_sobj_t *stored)
 {
+    kl_res_after_write(srv, res, stored);
     if (strcmp(res->group, "apiextensions.k8s.io") != 0 ||
         strcmp(res->kind, "CustomResourceDefinition") != 0)
         return;

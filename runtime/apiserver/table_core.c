@@ -942,5 +942,5 @@ const kl_printer_t *kl__table_builtin(const char *group, const char *kind)
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
         if (strcmp(builtins[i].group, group) == 0 && strcmp(builtins[i].kind, kind) == 0)
             return builtins[i].printer;
-    return NULL;
+    return kl__table_res_builtin(group, kind);
 }

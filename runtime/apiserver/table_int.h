@@ -56,6 +56,9 @@ extern const kl_printer_t kl__printer_daemonsets, kl__printer_deployments, kl__p
     kl__printer_statefulsets, kl__printer_controllerrevisions, kl__printer_jobs,
     kl__printer_cronjobs;
 
+/* Printers of the kinds served without a controller (table_res.c), or NULL. */
+const kl_printer_t *kl__table_res_builtin(const char *group, const char *kind);
+
 /* Custom-resource printers (table_crd.c). */
 int kl__table_custom_new(const kl_json_t *columns, kl_printer_t **out, kl_errinfo_t *err);
 void kl__table_custom_free(kl_printer_t *p);
