@@ -390,60 +390,61 @@ static void check_number(vctx_t *c, const kl_svalid_t *v, const kl_json_t *j)
     if (v == NULL || !(v->has_multiple || v->has_min || v->has_max))
         return;
     char value[64], lim[64];
-    snprintf(value, sizeof(value), "%s", value_of(c, j));
+    value[0] = '\0';
     bool isint = j->type == KL_TINT;
     double d = isint ? (double)j->u.i : j->u.d;
+/* The value's text, rendered only when an error needs it. */
+#define VALUE() (value[0] ? value : (snprintf(value, sizeof(value), "%s", value_of(c, j)), value))
     if (v->has_multiple) {
         int64_t fi = (int64_t)v->multiple;
         if (isint && fi != 0) {
             if (fi < 0)
-                add_err(c, KL_FERR_INVALID, value,
+                add_err(c, KL_FERR_INVALID, VALUE(),
                         "factor MultipleOf declared for %s must be positive: %lld", name_of(c),
                         (long long)fi);
             else if (j->u.i % fi != 0)
-                add_err(c, KL_FERR_INVALID, value, "%s in body should be a multiple of %lld",
+                add_err(c, KL_FERR_INVALID, VALUE(), "%s in body should be a multiple of %lld",
                         name_of(c), (long long)fi);
         } else {
-            float_text(c, v->multiple, lim, sizeof(lim));
+            double mult = v->multiple < 1 ? 1 / v->multiple * d : d / v->multiple;
             if (v->multiple < 0) {
-                add_err(c, KL_FERR_INVALID, value,
+                float_text(c, v->multiple, lim, sizeof(lim));
+                add_err(c, KL_FERR_INVALID, VALUE(),
                         "factor MultipleOf declared for %s must be positive: %s", name_of(c), lim);
-            } else {
-                double mult = v->multiple < 1 ? 1 / v->multiple * d : d / v->multiple;
-                if (!is_json_integer(mult))
-                    add_err(c, KL_FERR_INVALID, value, "%s in body should be a multiple of %s",
-                            name_of(c), lim);
+            } else if (!is_json_integer(mult)) {
+                float_text(c, v->multiple, lim, sizeof(lim));
+                add_err(c, KL_FERR_INVALID, VALUE(), "%s in body should be a multiple of %s",
+                        name_of(c), lim);
             }
         }
     }
     if (v->has_min) {
-        bool bad;
-        if (isint) {
-            int64_t m = (int64_t)v->min;
-            bad = v->excl_min ? j->u.i <= m : j->u.i < m;
-            snprintf(lim, sizeof(lim), "%lld", (long long)m);
-        } else {
-            bad = v->excl_min ? d <= v->min : d < v->min;
-            float_text(c, v->min, lim, sizeof(lim));
+        int64_t m = (int64_t)v->min;
+        bool bad = isint ? (v->excl_min ? j->u.i <= m : j->u.i < m)
+                         : (v->excl_min ? d <= v->min : d < v->min);
+        if (bad) {
+            if (isint)
+                snprintf(lim, sizeof(lim), "%lld", (long long)m);
+            else
+                float_text(c, v->min, lim, sizeof(lim));
+            add_err(c, KL_FERR_INVALID, VALUE(), "%s in body should be greater than %s%s",
+                    name_of(c), v->excl_min ? "" : "or equal to ", lim);
         }
-        if (bad)
-            add_err(c, KL_FERR_INVALID, value, "%s in body should be greater than %s%s", name_of(c),
-                    v->excl_min ? "" : "or equal to ", lim);
     }
     if (v->has_max) {
-        bool bad;
-        if (isint) {
-            int64_t m = (int64_t)v->max;
-            bad = v->excl_max ? j->u.i >= m : j->u.i > m;
-            snprintf(lim, sizeof(lim), "%lld", (long long)m);
-        } else {
-            bad = v->excl_max ? d >= v->max : d > v->max;
-            float_text(c, v->max, lim, sizeof(lim));
-        }
-        if (bad)
-            add_err(c, KL_FERR_INVALID, value, "%s in body should be less than %s%s", name_of(c),
+        int64_t m = (int64_t)v->max;
+        bool bad = isint ? (v->excl_max ? j->u.i >= m : j->u.i > m)
+                         : (v->excl_max ? d >= v->max : d > v->max);
+        if (bad) {
+            if (isint)
+                snprintf(lim, sizeof(lim), "%lld", (long long)m);
+            else
+                float_text(c, v->max, lim, sizeof(lim));
+            add_err(c, KL_FERR_INVALID, VALUE(), "%s in body should be less than %s%s", name_of(c),
                     v->excl_max ? "" : "or equal to ", lim);
+        }
     }
+#undef VALUE
 }
 
 static void check_enum(vctx_t *c, const kl_stype_t *t, const kl_json_t *j)
@@ -451,11 +452,12 @@ static void check_enum(vctx_t *c, const kl_stype_t *t, const kl_json_t *j)
     kl_buf_t enc, all;
     kl_buf_init(&enc, KL_BUF_DEFAULT_MAX);
     kl_buf_init(&all, KL_BUF_DEFAULT_MAX);
-    int rc = j->type == KL_TSTRING ? 0 : kl_json_encode(j, &enc);
+    int rc = j->type == KL_TSTRING || j->type == KL_TNULL ? 0 : kl_json_encode(j, &enc);
     const char *text = j->type == KL_TSTRING ? j->u.s : enc.data;
     bool found = false;
-    for (const char *const *e = t->enum_values; rc == 0 && *e != NULL; e++) {
-        found = found || (j->type != KL_TNULL && text != NULL && strcmp(*e, text) == 0);
+    for (const char *const *e = t->enum_values; rc == 0 && *e != NULL && !found; e++)
+        found = j->type != KL_TNULL && text != NULL && strcmp(*e, text) == 0;
+    for (const char *const *e = t->enum_values; rc == 0 && !found && *e != NULL; e++) {
         if (all.len > 0)
             rc = kl_buf_puts(&all, ", ");
         if (rc == 0)
@@ -479,9 +481,24 @@ static void check_node(vctx_t *c, const kl_stype_t *t, const kl_json_t *j, const
 
 static int push_key(vctx_t *c, const char *key)
 {
-    int rc = c->name.len > 0 ? kl_buf_printf(&c->name, ".%s", key) : kl_buf_puts(&c->name, key);
+    int rc = c->name.len > 0 ? kl_buf_putc(&c->name, '.') : 0;
+    if (rc == 0)
+        rc = kl_buf_puts(&c->name, key);
     note(c, rc);
     return rc;
+}
+
+static void push_index(vctx_t *c, uint32_t i)
+{
+    char tmp[16];
+    int n = 0;
+    tmp[sizeof(tmp) - 1] = ']';
+    do {
+        tmp[sizeof(tmp) - 2 - n++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i > 0);
+    tmp[sizeof(tmp) - 2 - n] = '[';
+    note(c, kl_buf_append(&c->name, tmp + sizeof(tmp) - 2 - n, (size_t)n + 2));
 }
 
 static bool scalar_kind_differs(const kl_json_t *a, const kl_json_t *b)
@@ -524,7 +541,7 @@ static void check_list(vctx_t *c, const kl_stype_t *t, const kl_json_t *j, const
 {
     size_t len = c->name.len;
     for (uint32_t i = 0; t->elem != NULL && i < j->len && !c->oom; i++) {
-        note(c, kl_buf_printf(&c->name, "[%u]", i));
+        push_index(c, i);
         check_node(c, t->elem, j->u.items[i], map_list_peer(t, old, j->u.items[i]));
         truncate_buf(&c->name, len);
     }
@@ -629,7 +646,7 @@ static void check_node(vctx_t *c, const kl_stype_t *t, const kl_json_t *j, const
 static void add_duplicate(vctx_t *c, uint32_t index, const kl_json_t *value)
 {
     size_t len = c->name.len;
-    note(c, kl_buf_printf(&c->name, "[%u]", index));
+    push_index(c, index);
     kl_ferr_add(&c->lerrs, KL_FERR_DUPLICATE, field_of(c, NULL), value_of(c, value), NULL);
     truncate_buf(&c->name, len);
 }
@@ -661,42 +678,45 @@ static void listtype_list(vctx_t *c, const kl_stype_t *t, const kl_json_t *j)
             const kl_json_t *x = j->u.items[i];
             if (x->type != KL_TOBJECT && x->type != KL_TNULL) {
                 size_t len = c->name.len;
-                note(c, kl_buf_printf(&c->name, "[%u]", i));
+                push_index(c, i);
                 kl_ferr_add(&c->lerrs, KL_FERR_INVALID, field_of(c, NULL), value_of(c, x),
                             "must be an object for an array of list-type map");
                 truncate_buf(&c->name, len);
                 goto items;
             }
         }
-        if (j->len > 1) {
-            /* Each item's key as an object of the key fields it has. */
-            kl_json_t **keys = calloc(j->len, sizeof(*keys));
-            bool ok = keys != NULL;
-            for (uint32_t i = 0; ok && i < j->len; i++) {
-                keys[i] = kl_json_object();
-                ok = keys[i] != NULL;
-                for (const char *const *k = t->list_map_keys; ok && *k; k++) {
-                    const kl_json_t *kv = kl_json_get(j->u.items[i], *k);
-                    if (kv != NULL) {
-                        kl_json_t *d = kl_json_dup(kv);
-                        ok = d != NULL && kl_json_set(keys[i], *k, d) == 0;
-                    }
+        for (uint32_t i = 1; i < j->len && !c->oom; i++) {
+            /* Items are compared by the key fields they have (a missing key is a value too). */
+            uint32_t seen = 0;
+            for (uint32_t k = 0; k < i; k++) {
+                bool same = true;
+                for (const char *const *key = t->list_map_keys; same && *key; key++) {
+                    const kl_json_t *a = kl_json_get(j->u.items[i], *key);
+                    const kl_json_t *b = kl_json_get(j->u.items[k], *key);
+                    same = (a == NULL && b == NULL) || (a && b && go_equal(a, b));
                 }
+                seen += same;
+            }
+            if (seen != 1)
+                continue;
+            kl_json_t *shown = kl_json_object();
+            bool ok = shown != NULL;
+            for (const char *const *key = t->list_map_keys; ok && *key; key++) {
+                const kl_json_t *kv = kl_json_get(j->u.items[i], *key);
+                kl_json_t *d = kv ? kl_json_dup(kv) : NULL;
+                ok = kv == NULL || (d != NULL && kl_json_set(shown, *key, d) == 0);
             }
             if (ok)
-                set_duplicates(c, (const kl_json_t *const *)keys, j->len,
-                               (const kl_json_t *const *)keys);
+                add_duplicate(c, i, shown);
             else
                 c->oom = true;
-            for (uint32_t i = 0; keys != NULL && i < j->len; i++)
-                kl_json_free(keys[i]);
-            free(keys);
+            kl_json_free(shown);
         }
     }
 items:
     for (uint32_t i = 0; t->elem != NULL && i < j->len; i++) {
         size_t len = c->name.len;
-        note(c, kl_buf_printf(&c->name, "[%u]", i));
+        push_index(c, i);
         listtype_node(c, t->elem, j->u.items[i]);
         truncate_buf(&c->name, len);
     }
