@@ -394,6 +394,67 @@ static int put(kl_json_t *o, const char *key, uint32_t len, kl_json_t *v)
     return 0;
 }
 
+kl_json_t *kl_fset_json_copy(const kl_json_t *j)
+{
+    if (j == NULL)
+        return NULL;
+    if (j->type == KL_TOBJECT) {
+        kl_json_t *o = obj_with(j->len);
+        for (uint32_t i = 0; o != NULL && i < j->len; i++) {
+            const kl_jmember_t *m = &j->u.members[i];
+            if (put(o, m->key, m->keylen, kl_fset_json_copy(m->val)) < 0) {
+                kl_json_free(o);
+                return NULL;
+            }
+        }
+        return o;
+    }
+    if (j->type == KL_TARRAY) {
+        kl_json_t *a = kl_json_array();
+        if (a != NULL && j->len > 0) {
+            a->u.items = malloc((size_t)j->len * sizeof(kl_json_t *));
+            if (a->u.items == NULL) {
+                kl_json_free(a);
+                return NULL;
+            }
+            a->cap = j->len;
+            for (uint32_t i = 0; i < j->len; i++) {
+                kl_json_t *c = kl_fset_json_copy(j->u.items[i]);
+                if (c == NULL) {
+                    kl_json_free(a);
+                    return NULL;
+                }
+                a->u.items[a->len++] = c;
+            }
+        }
+        return a;
+    }
+    return kl_json_dup(j);
+}
+
+bool kl_fset_json_same(const kl_json_t *a, const kl_json_t *b)
+{
+    if (a == NULL || b == NULL || a->type != b->type || a->len != b->len)
+        return a == b;
+    switch (a->type) {
+    case KL_TOBJECT:
+        for (uint32_t i = 0; i < a->len; i++) {
+            const kl_jmember_t *x = &a->u.members[i], *y = &b->u.members[i];
+            if (x->keylen != y->keylen || memcmp(x->key, y->key, x->keylen) != 0 ||
+                !kl_fset_json_same(x->val, y->val))
+                return false;
+        }
+        return true;
+    case KL_TARRAY:
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!kl_fset_json_same(a->u.items[i], b->u.items[i]))
+                return false;
+        return true;
+    default:
+        return kl_json_equal(a, b);
+    }
+}
+
 static kl_json_t *node_json(const kl_fset_t *s)
 {
     bool dot = s->member && s->n > 0;

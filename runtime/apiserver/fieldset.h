@@ -100,6 +100,13 @@ KL_NODISCARD int kl_fset_from_json(kl_arena_t *a, const kl_json_t *j, bool canon
  * decoding j; cost in proportion to s. */
 bool kl_fset_json_intersects(const kl_json_t *j, const kl_fset_t *s);
 
+/* JSON helpers for managedFields, which are wide trees copied and compared on every write:
+ * a deep copy without kl_json_dup()'s duplicate-key lookups (NULL when out of memory), and an
+ * equality that requires the same member order (a cheap "nothing changed" check; false
+ * negatives only cost the caller the slow path). */
+kl_json_t *kl_fset_json_copy(const kl_json_t *j);
+bool kl_fset_json_same(const kl_json_t *a, const kl_json_t *b);
+
 /* A path, as the elements from the root. */
 typedef struct kl_fpath {
     const kl_fkid_t *const *elems;

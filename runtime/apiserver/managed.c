@@ -1090,7 +1090,7 @@ int kl_mf_update(const kl_mf_op_t *op, const kl_json_t *old, kl_json_t *next, kl
         if (is_reset(sent)) {
             kl_json_free(sent);
             loaded = true;
-        } else if (olds != NULL && kl_json_equal(sent, olds)) {
+        } else if (olds != NULL && (kl_fset_json_same(sent, olds) || kl_json_equal(sent, olds))) {
             m.src = sent;
             loaded = load(&m, false);
         } else {
@@ -1106,7 +1106,7 @@ int kl_mf_update(const kl_mf_op_t *op, const kl_json_t *old, kl_json_t *next, kl
         kl_json_free(sent);
     }
     if (!loaded && olds != NULL) {
-        m.src = kl_json_dup(olds);
+        m.src = kl_fset_json_copy(olds);
         if (m.src == NULL) {
             rc = kl_err(err, KL_ENOMEM, "out of memory");
             goto out;
@@ -1209,7 +1209,7 @@ static int prune(mf_t *m, kl_json_t *merged, kl_fset_t *last)
         if (!m->e[i].dead)
             managed = kl_fset_union(&m->a, managed, decode(m, &m->e[i]));
     kl_fset_t *le = ensure(w, last, root, 0);
-    kl_json_t *p1 = kl_json_dup(merged), *p2 = kl_json_dup(merged);
+    kl_json_t *p1 = kl_fset_json_copy(merged), *p2 = kl_fset_json_copy(merged);
     if (p1 == NULL || p2 == NULL) {
         kl_json_free(p1);
         kl_json_free(p2);
@@ -1486,7 +1486,7 @@ int kl_mf_apply(const kl_mf_op_t *op, const kl_json_t *live, const kl_json_t *co
     mf_t m;
     mf_init(&m, op, err);
     int rc = 0;
-    kl_json_t *merged = live ? kl_json_dup(live) : kl_json_object();
+    kl_json_t *merged = live ? kl_fset_json_copy(live) : kl_json_object();
     if (merged == NULL) {
         rc = kl_err(err, KL_ENOMEM, "out of memory");
         goto out;
@@ -1606,12 +1606,12 @@ void kl_mf_keep_times(const kl_json_t *old, kl_json_t *next)
     kl_json_t *md = kl_json_get(next, "metadata");
     kl_json_t *nm = kl_json_get(md, "managedFields");
     if (!kl_json_is(om, KL_TARRAY) || !kl_json_is(nm, KL_TARRAY) || om->len != nm->len ||
-        kl_json_equal(om, nm))
+        kl_fset_json_same(om, nm))
         return;
     for (uint32_t i = 0; i < om->len; i++)
         if (!entry_equal_but_time(om->u.items[i], nm->u.items[i]))
             return;
-    kl_json_t *copy = kl_json_dup(om);
+    kl_json_t *copy = kl_fset_json_copy(om);
     if (copy == NULL)
         return;
     kl_json_t *mine = kl_json_take(md, "managedFields");
