@@ -1,12 +1,16 @@
 /* API server benchmark: pod creates per second with durability on, LIST latency of 10,000
- * pods, and watch fan-out to 100 watchers (events delivered per second).
+ * pods, watch fan-out to 100 watchers (events delivered per second), and custom resource creates
+ * per second through a CRD schema with defaults and value constraints.
  *
  * The server runs in this process on its own thread (as in `kubelua up`); the load comes from
  * libcurl on the main thread over HTTPS, HTTP/2 multiplexed. Both share the machine's cores.
  *
- *   apiserver_bench [pods] [concurrency] [watchers]
+ *   apiserver_bench [pods] [concurrency] [watchers] [custom resources]
+ *
+ * With KL_BENCH_ONLY=cr only the custom resource creates run.
  */
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,38 @@ static const char pod_tmpl[] =
     "\"periodSeconds\":5},\"volumeMounts\":[{\"name\":\"data\",\"mountPath\":\"/data\"}]}],"
     "\"volumes\":[{\"name\":\"data\",\"emptyDir\":{}}],\"nodeName\":\"node-%d\"}}";
 
+/* A CRD whose schema prunes, defaults (at three levels) and validates (bounds, pattern, enum,
+ * a map list), as a prototyped workload type's would. */
+static const char crd_json[] =
+    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+    "\"metadata\":{\"name\":\"widgets.bench.kubelua.io\"},\"spec\":{\"group\":"
+    "\"bench.kubelua.io\",\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\","
+    "\"singular\":\"widget\",\"kind\":\"Widget\"},\"versions\":[{\"name\":\"v1\","
+    "\"served\":true,\"storage\":true,\"subresources\":{\"status\":{}},\"schema\":{"
+    "\"openAPIV3Schema\":{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\","
+    "\"required\":[\"image\"],\"properties\":{\"image\":{\"type\":\"string\",\"pattern\":"
+    "\"^[a-z0-9./-]+:[0-9.]+$\",\"maxLength\":200},\"replicas\":{\"type\":\"integer\","
+    "\"minimum\":0,\"maximum\":100,\"default\":1},\"backoffLimit\":{\"type\":\"integer\","
+    "\"minimum\":0,\"default\":6},\"mode\":{\"type\":\"string\",\"enum\":[\"fast\","
+    "\"safe\"],\"default\":\"safe\"},\"resources\":{\"type\":\"object\",\"default\":{},"
+    "\"properties\":{\"cpu\":{\"type\":\"string\",\"default\":\"100m\"},\"memory\":{"
+    "\"type\":\"string\",\"default\":\"64Mi\"}}},\"env\":{\"type\":\"array\","
+    "\"x-kubernetes-list-type\":\"map\",\"x-kubernetes-list-map-keys\":[\"name\"],\"items\":"
+    "{\"type\":\"object\",\"required\":[\"name\"],\"properties\":{\"name\":{\"type\":"
+    "\"string\"},\"value\":{\"type\":\"string\",\"default\":\"\"}}}},\"ports\":{\"type\":"
+    "\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"port\":{\"type\":"
+    "\"integer\",\"minimum\":1,\"maximum\":65535},\"protocol\":{\"type\":\"string\","
+    "\"enum\":[\"TCP\",\"UDP\"],\"default\":\"TCP\"}}}},\"labels\":{\"type\":\"object\","
+    "\"additionalProperties\":{\"type\":\"string\",\"maxLength\":63}}}},\"status\":{\"type\":"
+    "\"object\",\"properties\":{\"ready\":{\"type\":\"integer\",\"minimum\":0}}}}}}}]}}";
+
+static const char cr_tmpl[] =
+    "{\"apiVersion\":\"bench.kubelua.io/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":"
+    "\"widget-%d\",\"labels\":{\"app\":\"bench\",\"shard\":\"s%d\"}},\"spec\":{\"image\":"
+    "\"registry.example.com/team/app:1.2.%d\",\"replicas\":%d,\"env\":[{\"name\":\"MODE\","
+    "\"value\":\"production\"},{\"name\":\"DEBUG\"}],\"ports\":[{\"port\":8080},{\"port\":"
+    "9090,\"protocol\":\"TCP\"}],\"labels\":{\"team\":\"platform\",\"tier\":\"backend\"}}}";
+
 typedef struct xfer {
     CURL *h;
     kl_buf_t body;
@@ -74,10 +110,21 @@ static CURL *new_handle(xfer_t *x, const char *url)
 /* Creates n pods keeping `conc` requests in flight; returns the seconds taken. */
 static int watchers_in_multi;
 
-static double create_pods(CURLM *m, int first, int n, int conc)
+static void fill_pod(char *buf, size_t cap, int i)
+{
+    snprintf(buf, cap, pod_tmpl, i, i % 16, i % 7, i % 100);
+}
+
+static void fill_cr(char *buf, size_t cap, int i)
+{
+    snprintf(buf, cap, cr_tmpl, i, i % 16, i % 7, i % 10);
+}
+
+static double create_objects(CURLM *m, const char *path, void (*fill)(char *, size_t, int),
+                             int first, int n, int conc)
 {
     char url[512];
-    snprintf(url, sizeof(url), "%s/api/v1/namespaces/default/pods", base_url);
+    snprintf(url, sizeof(url), "%s%s", base_url, path);
     xfer_t *xs = calloc((size_t)conc, sizeof(xfer_t));
     int next = first, done = 0, running = 0, errors = 0;
     double t0 = now();
@@ -85,7 +132,7 @@ static double create_pods(CURLM *m, int first, int n, int conc)
         xfer_t *x = &xs[i];
         kl_buf_init(&x->body, 0);
         x->upload = malloc(4096);
-        snprintf(x->upload, 4096, pod_tmpl, next, next % 16, next % 7, next % 100);
+        fill(x->upload, 4096, next);
         x->h = new_handle(x, url);
         curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, x->upload);
         curl_multi_add_handle(m, x->h);
@@ -111,7 +158,7 @@ static double create_pods(CURLM *m, int first, int n, int conc)
             curl_multi_remove_handle(m, x->h);
             kl_buf_reset(&x->body);
             if (next < first + n) {
-                snprintf(x->upload, 4096, pod_tmpl, next, next % 16, next % 7, next % 100);
+                fill(x->upload, 4096, next);
                 next++;
                 curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, x->upload);
                 curl_multi_add_handle(m, x->h);
@@ -133,6 +180,11 @@ static double create_pods(CURLM *m, int first, int n, int conc)
     }
     free(xs);
     return dt;
+}
+
+static double create_pods(CURLM *m, int first, int n, int conc)
+{
+    return create_objects(m, "/api/v1/namespaces/default/pods", fill_pod, first, n, conc);
 }
 
 static double get_once(CURLM *m, const char *path, size_t *bytes)
@@ -167,6 +219,34 @@ typedef struct watcher {
     long lines;
 } watcher_t;
 
+/* One request (POST when body is given, else GET); returns its HTTP status. */
+static long request_code(CURLM *m, const char *path, const char *body)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "%s%s", base_url, path);
+    xfer_t x = {0};
+    kl_buf_init(&x.body, 0);
+    x.h = new_handle(&x, url);
+    if (body != NULL)
+        curl_easy_setopt(x.h, CURLOPT_POSTFIELDS, body);
+    curl_multi_add_handle(m, x.h);
+    int running = 1;
+    while (running) {
+        curl_multi_perform(m, &running);
+        if (running)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    int q;
+    while (curl_multi_info_read(m, &q))
+        ;
+    long code = 0;
+    curl_easy_getinfo(x.h, CURLINFO_RESPONSE_CODE, &code);
+    curl_multi_remove_handle(m, x.h);
+    curl_easy_cleanup(x.h);
+    kl_buf_cleanup(&x.body);
+    return code;
+}
+
 static size_t on_watch(char *p, size_t size, size_t n, void *ud)
 {
     watcher_t *w = ud;
@@ -181,6 +261,9 @@ int main(int argc, char **argv)
     int npods = argc > 1 ? atoi(argv[1]) : 10000;
     int conc = argc > 2 ? atoi(argv[2]) : 64;
     int nwatch = argc > 3 ? atoi(argv[3]) : 100;
+    int ncrs = argc > 4 ? atoi(argv[4]) : npods;
+    const char *only = getenv("KL_BENCH_ONLY");
+    bool only_cr = only != NULL && strcmp(only, "cr") == 0;
     char dir[] = "/tmp/kubelua-bench.XXXXXX";
     if (mkdtemp(dir) == NULL)
         return 1;
@@ -202,8 +285,10 @@ int main(int argc, char **argv)
     curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
 
-    printf("server %s, data dir %s; %d pods, %d in flight, %d watchers\n\n", base_url, dir, npods,
-           conc, nwatch);
+    printf("server %s, data dir %s; %d pods, %d in flight, %d watchers, %d custom resources\n\n",
+           base_url, dir, npods, conc, nwatch, ncrs);
+    if (only_cr)
+        goto crs;
     double dt = create_pods(m, 0, npods, conc);
     printf("create %d pods (SQLite WAL, each write committed): %.2f s, %.0f pods/s\n", npods, dt,
            npods / dt);
@@ -282,6 +367,25 @@ int main(int argc, char **argv)
         curl_easy_cleanup(ws[i].h);
     }
     free(ws);
+    watchers_in_multi = 0;
+
+crs:
+    /* Custom resources: decoded, pruned, defaulted and validated against the CRD's schema. */
+    if (ncrs > 0) {
+        if (request_code(m, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd_json) !=
+            201)
+            fprintf(stderr, "creating the CRD failed\n");
+        double tw = now();
+        while (request_code(m, "/apis/bench.kubelua.io/v1/namespaces/default/widgets", NULL) !=
+                   200 &&
+               now() - tw < 10)
+            usleep(20000);
+        double tcr = create_objects(m, "/apis/bench.kubelua.io/v1/namespaces/default/widgets",
+                                    fill_cr, 0, ncrs, conc);
+        printf("create %d custom resources (schema with defaults and constraints): %.2f s, %.0f "
+               "/s\n",
+               ncrs, tcr, ncrs / tcr);
+    }
     curl_multi_cleanup(m);
     curl_slist_free_all(headers);
     kl_apiserver_free(srv);
