@@ -149,9 +149,17 @@ for (;;) {
   } catch { /* not yet */ }
   await sleep(5);
 }
+const cpu = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
+};
+const cpuRun0 = cpu(run.pid);
+const cpuApi0 = cpu(api.pid);
 const t1 = now();
 await allBoundP;
 const t2 = tLast;
+const cpuRun = cpu(run.pid) - cpuRun0;
+const cpuApi = cpu(api.pid) - cpuApi0;
 const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 const m = (name) => {
   const line = metrics.split('\n').find((l) => l.startsWith(name));
@@ -159,6 +167,8 @@ const m = (name) => {
 };
 console.log(`kubelua run ready after ${(t1 - t0).toFixed(2)} s; ${PODS} pods bound to ${NODES} nodes`
   + ` in ${(t2 - t1).toFixed(2)} s after ready: ${(PODS / (t2 - t1)).toFixed(0)} pods/s`);
+console.log(`CPU while binding: kubelua run ${cpuRun.toFixed(2)} s (${(cpuRun * 1e6 / PODS).toFixed(0)} us`
+  + ` per pod), apiserver ${cpuApi.toFixed(2)} s (${(cpuApi * 1e6 / PODS).toFixed(0)} us per pod)`);
 console.log(`scheduler Lua seconds: ${m('kubelua_lua_seconds_total{controller="scheduler"')},`
   + ` Lua memory: ${(Number(m('kubelua_lua_memory_bytes{controller="scheduler"')) / 1048576).toFixed(1)} MiB`);
 session.close();
