@@ -321,10 +321,11 @@ local function reconcile(ctx, key)
         }
       end
     end
+    -- byJobStartTime: no start time sorts last; equal start times (two nils too) by name.
     local function older(a, b)
+      if a.start == b.start then return a.name < b.name end
       if a.start == nil then return false end
       if b.start == nil then return true end
-      if a.start == b.start then return a.name < b.name end
       return a.start < b.start
     end
     for _, class in ipairs({ { done.Complete, succ_limit }, { done.Failed, fail_limit } }) do
