@@ -31,6 +31,8 @@
 --   * When the slot's Job name is taken by a Job we do not control, the key is requeued for the
 --     next schedule time (upstream drops it until an informer resync, up to a day later).
 --   * Sync errors upstream only logs are logged and retried with backoff (no ReconcileError event).
+--   * A status write that would change nothing is not sent (upstream writes the status after every
+--     history deletion, and after a Replace deletion, whether or not status.active changed).
 --   * Every CronJob update enqueues the key at once (the runtime's rule). Upstream delays the sync
 --     to the next schedule time when only schedule or timeZone changed, and warns
 --     UnParseableCronJobSchedule there; here the sync itself warns UnparseableSchedule.
@@ -221,6 +223,26 @@ local function remove_from_active(status, uid)
     if ref.uid ~= uid then keep[#keep + 1] = ref end
   end
   status.active = keep
+end
+
+-- Whether the working copy differs from the CronJob's status (active by uid, in order).
+local function status_changed(cj, status)
+  local st = cj.status
+  if st == nil then
+    return #status.active > 0 or status.lastScheduleTime ~= nil
+      or status.lastSuccessfulTime ~= nil
+  end
+  if st.lastScheduleTime ~= status.lastScheduleTime
+    or st.lastSuccessfulTime ~= status.lastSuccessfulTime then
+    return true
+  end
+  local old = st.active
+  local n = old and #old or 0
+  if n ~= #status.active then return true end
+  for i = 1, n do
+    if old[i].uid ~= status.active[i].uid then return true end
+  end
+  return false
 end
 
 local function write_status(ctx, cj, status)
@@ -516,7 +538,7 @@ local function reconcile(ctx, key)
 
   local delay = schedule()
 
-  if dirty then
+  if dirty and status_changed(cj, status) then
     local _, err = write_status(ctx, cj, status)
     if err then
       if err.conflict or err.not_found then return { requeue = true } end
