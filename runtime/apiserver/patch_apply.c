@@ -2,7 +2,9 @@
  * object the way structured-merge-diff merges two objects. Objects and maps merge member by
  * member, associative lists (x-kubernetes-list-type map, or a patch merge key) merge item by
  * item on their keys, sets are unioned, atomic lists and scalars are replaced. Nothing the
- * applier left out is removed, and nulls in the applied configuration are ignored. */
+ * applier left out is removed, and nulls in the applied configuration are ignored. The API
+ * server's apply builds field ownership on this merge (managed.c: managedFields, removal of
+ * fields an applier gave up, conflicts); the fake cluster of `kubelua test` uses it as is. */
 #include <stdlib.h>
 #include <string.h>
 
