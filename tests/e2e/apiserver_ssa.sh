@@ -199,3 +199,50 @@ jf=$(fields_of job/once kubectl-create Update)
 assert_contains "$jf" '"f:backoffLimit":{}' "the creator owns defaulted fields"
 assert_not_contains "$jf" "controller-uid" "the server's own additions are not owned"
 pass "kubectl create records an Update entry"
+
+# --- a kubelua policy's ctx:patch{type="apply"} (field manager "kubelua") ---------------------
+cat >"$KL_TMP/ssa-policy.lua" <<'EOF2'
+return {
+  name = "ssastamp",
+  primary = "v1/configmaps",
+  reconcile = function(ctx, key)
+    local cm = ctx:get("v1/configmaps", key)
+    if not cm or not cm.metadata.labels or cm.metadata.labels.ssa ~= "yes" then
+      return
+    end
+    local applied = {
+      apiVersion = "v1",
+      kind = "ConfigMap",
+      metadata = { name = cm.metadata.name, annotations = { ["kubelua.test/ssa"] = "v1" } },
+    }
+    local _, err = ctx:patch("v1/configmaps", cm.metadata.namespace, cm.metadata.name, applied,
+      { type = "apply" })
+    if err then
+      return nil, err.message
+    end
+  end,
+}
+EOF2
+RUN_LOG=$KL_TMP/run.log
+"$KL_BINARY" run --kubeconfig "$KL_KUBECONFIG" --no-builtin --policies "$KL_TMP/ssa-policy.lua" \
+    >"$RUN_LOG" 2>&1 &
+KL_PIDS+=("$!")
+k create configmap stamped --from-literal=a=b --dry-run=client -o yaml |
+    sed 's/^metadata:/metadata:\n  labels:\n    ssa: "yes"/' | k apply --server-side --field-manager=tester -f - >/dev/null
+stamped() {
+    [ "$(k get cm stamped -o jsonpath='{.metadata.annotations.kubelua\.test/ssa}')" = v1 ]
+}
+eventually 20 stamped || { cat "$RUN_LOG"; fail "the policy did not apply"; }
+assert_eq '{"f:metadata":{"f:annotations":{"f:kubelua.test/ssa":{}}}}' "$(fields_of cm/stamped kubelua Apply)" "the policy's Apply entry"
+assert_contains "$(managers cm stamped)" "tester/Apply/" "the creator keeps its entry"
+cat >"$KL_TMP/stamp-other.yaml" <<'EOF2'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: stamped
+  annotations:
+    kubelua.test/ssa: other
+EOF2
+out=$(k apply --server-side --field-manager=tester -f "$KL_TMP/stamp-other.yaml" 2>&1 || true)
+assert_contains "$out" 'conflict with "kubelua": .metadata.annotations.kubelua.test/ssa' "conflict with the policy"
+pass "a policy's server-side apply owns its fields as manager kubelua"
