@@ -23,6 +23,7 @@ typedef struct sub {
 
 typedef struct fres {
     kl_rtype_t r;
+    size_t replaying; /* replayed adds not yet delivered: not "synced" until they are */
     bool has_status;
     bool generation;
     kl_strmap_t objs; /* "ns/name" or "name" -> kl_obj_t * (one reference) */
@@ -45,6 +46,7 @@ typedef struct delivery {
     fres_t *res;
     kl_change_t change;
     kl_obj_t *obj, *old;
+    int only_sub; /* a replay for one new subscriber (its index + 1), or 0 for all */
 } delivery_t;
 
 struct kl_fake {
@@ -209,6 +211,11 @@ static void pump(uv_idle_t *h)
             f->tail = NULL;
         if (d->kind == D_WRITE) {
             d->cb(d->rc, d->result, d->rc == 0 ? NULL : &d->status, d->ud);
+        } else if (d->only_sub > 0) {
+            sub_t *sub = &d->res->subs[d->only_sub - 1];
+            d->res->replaying--;
+            sub->cb(&d->res->r, d->change, d->obj, d->old, sub->ud);
+            kl_obj_unref(d->obj);
         } else {
             for (size_t i = 0; i < d->res->nsubs; i++)
                 d->res->subs[i].cb(&d->res->r, d->change, d->obj, d->old, d->res->subs[i].ud);
@@ -640,12 +647,30 @@ static int op_subscribe(kl_backend_t *b, kl_rtype_t *res, kl_change_cb cb, void 
         return KL_ENOMEM;
     r->subs = n;
     r->subs[r->nsubs++] = (sub_t){cb, ud};
+    /* As an informer does for a handler added late: the objects already there arrive as adds
+     * (in key order, so specs stay deterministic). */
+    kl_fake_t *f = (kl_fake_t *)b;
+    size_t nkeys;
+    const char **keys = sorted_keys(r, &nkeys);
+    for (size_t i = 0; keys && i < nkeys; i++) {
+        delivery_t *d = calloc(1, sizeof(*d));
+        if (d == NULL)
+            break;
+        d->kind = D_CHANGE;
+        d->res = r;
+        d->change = KL_CHANGE_ADD;
+        d->obj = kl_obj_ref(kl_strmap_get(&r->objs, keys[i]));
+        d->only_sub = (int)r->nsubs;
+        r->replaying++;
+        enqueue(f, d);
+    }
+    free(keys);
     return 0;
 }
 
 static bool op_synced(kl_backend_t *b, kl_rtype_t *res)
 {
-    return true;
+    return ((fres_t *)res->impl)->replaying == 0;
 }
 
 static double op_now(kl_backend_t *b)
