@@ -157,12 +157,43 @@ static int defaults_template(kl_json_t *tmpl)
 
 /* ---- Pods ------------------------------------------------------------------------------- */
 
+/* DefaultTolerationSeconds admission: a toleration already covers the NoExecute taint `key`
+ * when its key is that key or empty (every key) and its effect NoExecute or empty. */
 static int has_toleration(const kl_json_t *tols, const char *key)
 {
     for (uint32_t i = 0; kl_json_is(tols, KL_TARRAY) && i < tols->len; i++) {
-        const char *k = kl_json_path_str(kl_json_at(tols, i), "key", NULL);
-        if (k && strcmp(k, key) == 0)
+        const kl_json_t *t = kl_json_at(tols, i);
+        const char *k = kl_json_path_str(t, "key", NULL);
+        const char *e = kl_json_path_str(t, "effect", NULL);
+        if ((k == NULL || *k == '\0' || strcmp(k, key) == 0) &&
+            (e == NULL || *e == '\0' || strcmp(e, "NoExecute") == 0))
             return 1;
+    }
+    return 0;
+}
+
+/* SetDefaults_Pod: a resource with a limit but no request is requested at its limit (pods
+ * only, not templates). */
+static int default_requests_from_limits(kl_json_t *spec)
+{
+    const char *lists[] = {"containers", "initContainers"};
+    for (size_t l = 0; l < 2; l++) {
+        kl_json_t *cs = kl_json_get(spec, lists[l]);
+        for (uint32_t i = 0; kl_json_is(cs, KL_TARRAY) && i < cs->len; i++) {
+            kl_json_t *res = kl_json_get(kl_json_at(cs, i), "resources");
+            kl_json_t *lim = kl_json_get(res, "limits");
+            if (!kl_json_is(lim, KL_TOBJECT) || lim->len == 0)
+                continue;
+            kl_json_t *req = kl_json_ensure_object(res, "requests");
+            if (req == NULL)
+                return KL_ENOMEM;
+            for (uint32_t k = 0; k < lim->len; k++) {
+                const kl_jmember_t *m = &lim->u.members[k];
+                if (kl_json_getn(req, m->key, m->keylen) == NULL &&
+                    kl_json_setn(req, m->key, m->keylen, kl_json_dup(m->val)) < 0)
+                    return KL_ENOMEM;
+            }
+        }
     }
     return 0;
 }
@@ -190,6 +221,7 @@ static int pod_defaults(kl_json_t *obj)
     if (!kl_json_is(spec, KL_TOBJECT))
         return 0;
     CHECK(kl_defaults_pod_spec(spec));
+    CHECK(default_requests_from_limits(spec));
     /* Admission: ServiceAccount, Priority, DefaultTolerationSeconds. */
     CHECK(default_str(spec, "serviceAccountName", "default"));
     const char *sa = kl_json_path_str(spec, "serviceAccountName", NULL);
