@@ -371,6 +371,7 @@ end
 
 return {
   name = "nodelifecycle",
+  component = "node-controller",
   primary = NODES,
   watches = {
     { resource = NODES, map = map_node },

@@ -243,6 +243,7 @@ end
 
 return {
   name = "scheduler",
+  component = "default-scheduler",
   primary = PODS,
   watches = {
     { resource = NODES, map = map_node },

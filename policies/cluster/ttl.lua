@@ -74,6 +74,7 @@ end
 
 return {
   name = "ttl",
+  component = "ttl-after-finished-controller",
   primary = JOBS,
   workers = 5, -- --concurrent-ttl-after-finished-syncs
   reconcile = reconcile,

@@ -25,6 +25,7 @@ static double now_of(kl_manager_t *m)
 
 typedef struct contract {
     char name[128];
+    char component[128];
     char primary[256];
     char owns[16][256];
     size_t nowns;
@@ -47,6 +48,10 @@ static int read_contract(lua_State *L, void *ud)
     lua_pushliteral(L, "name");
     if (lua_rawget(L, 1) == LUA_TSTRING)
         snprintf(c->name, sizeof(c->name), "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_pushliteral(L, "component");
+    if (lua_rawget(L, 1) == LUA_TSTRING)
+        snprintf(c->component, sizeof(c->component), "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
     lua_pushliteral(L, "primary");
     if (lua_rawget(L, 1) != LUA_TSTRING) {
@@ -644,6 +649,7 @@ static int adopt(kl_controller_t *c, kl_script_t *s, const contract_t *ct, kl_er
     c->nwatches = ct->nwatches;
     c->workers = (int)ct->workers;
     c->resync = ct->resync;
+    snprintf(c->component, sizeof(c->component), "%s", ct->component);
     c->next_resync = ct->resync > 0 ? now_of(c->m) + ct->resync : 0;
     kl_script_t *old = c->script;
     c->script = s;

@@ -15,6 +15,7 @@
  *              cache:get/cache:list read the controller's caches without yielding)
  *   workers    concurrent reconciles (default 5)
  *   resync     seconds between re-enqueues of every primary object (default 0: never)
+ *   component  the Events' source and reportingController (default "<name>-controller")
  *   reconcile  function(ctx, key) -> nil | {requeue_after = s} | {requeue = true} | nil, err
  *
  * Errors (raised, or returned as the second value) requeue the key with per-key backoff, are

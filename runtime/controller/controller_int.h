@@ -32,6 +32,7 @@ struct kl_controller {
     size_t nwatches;
     int workers;
     double resync;
+    char component[128]; /* Event source, or "" for "<name>-controller" */
     double next_resync;
     kl_queue_t *queue;
     size_t running;

@@ -39,6 +39,10 @@ static kl_rtype_t *events_resource(kl_manager_t *m)
 
 static void component(const kl_controller_t *c, char *out, size_t cap)
 {
+    if (c->component[0]) {
+        snprintf(out, cap, "%s", c->component);
+        return;
+    }
     size_t n = strlen(c->name);
     if (n >= 10 && strcmp(c->name + n - 10, "controller") == 0)
         snprintf(out, cap, "%s", c->name);
