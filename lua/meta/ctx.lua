@@ -153,3 +153,8 @@ function Ctx:satisfied(key) end
 --- Asks for another reconcile of this key after `seconds` (the smallest request wins).
 ---@param seconds number
 function Ctx:requeue_after(seconds) end
+
+--- Queues another key of this controller, now or after a delay (seconds).
+---@param key string                   "namespace/name" or "name"
+---@param after? number
+function Ctx:enqueue(key, after) end

@@ -15,6 +15,7 @@
  *   ctx:event(obj, type, reason, message)
  *   ctx:expect_creations(n), ctx:expect_deletions(n), ctx:satisfied()
  *   ctx:requeue_after(seconds)
+ *   ctx:enqueue(key [, after_seconds])  (another key of this controller)
  *   ctx.expectations: the controller's kube.Expectations (set/raise/lower/satisfied by key)
  *   ctx.log:info(...) (also debug, warn, error)
  * err is a table {code=, reason=, message=, not_found=, conflict=, already_exists=, invalid=}.
@@ -658,6 +659,25 @@ static int ctx_satisfied(lua_State *L)
     return 1;
 }
 
+/* ctx:enqueue(key [, after_seconds]): queues another key of this controller (now, or after a
+ * delay), e.g. the primary objects a periodic pass found work for.   [-0, +0, e] */
+static int ctx_enqueue(lua_State *L)
+{
+    ctx_ud_t *c = check_ctx(L);
+    size_t len;
+    const char *key = luaL_checklstring(L, 2, &len);
+    luaL_argcheck(L, len > 0 && len < 512, 2, "a key is \"namespace/name\" or \"name\"");
+    lua_Number after = luaL_optnumber(L, 3, 0);
+    luaL_argcheck(L, after >= 0 && after < 1e9, 3, "seconds out of range");
+    kl_controller_t *ct = c->r->c;
+    if (ct->stopping)
+        return 0;
+    int rc = after > 0 ? kl_queue_add_after(ct->queue, key, after) : kl_queue_add(ct->queue, key);
+    if (rc < 0)
+        return luaL_error(L, "cannot queue %s: %s", key, kl_strerror(rc));
+    return 0;
+}
+
 static int ctx_requeue_after(lua_State *L)
 {
     ctx_ud_t *c = check_ctx(L);
@@ -721,6 +741,7 @@ static const luaL_Reg methods[] = {
     {"expect_deletions", ctx_expect_deletions},
     {"satisfied", ctx_satisfied},
     {"requeue_after", ctx_requeue_after},
+    {"enqueue", ctx_enqueue},
     {NULL, NULL},
 };
 
