@@ -49,20 +49,57 @@ static void node_destroy(agent_node_t *n)
     free(n);
 }
 
-static void node_timer_closed(uv_handle_t *h)
-{
-    node_destroy(h->data);
-}
-
 void agent_node_unref(agent_node_t *n)
 {
     if (--n->refs > 0)
         return;
-    if (n->timer_started) {
-        n->timer.data = n;
-        uv_close((uv_handle_t *)&n->timer, node_timer_closed);
-    } else {
-        node_destroy(n);
+    agent_hb_remove(n->a, n);
+    node_destroy(n);
+}
+
+/* ---- Heartbeat wheel --------------------------------------------------------------------- */
+
+void agent_hb_add(kl_agent_t *a, agent_node_t *n)
+{
+    if (n->hb_slot >= 0 || a->hb_slots == NULL)
+        return;
+    /* Round robin over the slots: an even spread whatever the order nodes come in. */
+    size_t slot = a->hb_next_slot;
+    a->hb_next_slot = (a->hb_next_slot + 37) % a->hb_nslots;
+    n->hb_slot = (int)slot;
+    n->hb_prev = NULL;
+    n->hb_next = a->hb_slots[slot];
+    if (n->hb_next)
+        n->hb_next->hb_prev = n;
+    a->hb_slots[slot] = n;
+}
+
+void agent_hb_remove(kl_agent_t *a, agent_node_t *n)
+{
+    if (n->hb_slot < 0 || a->hb_slots == NULL)
+        return;
+    if (n->hb_prev)
+        n->hb_prev->hb_next = n->hb_next;
+    else
+        a->hb_slots[n->hb_slot] = n->hb_next;
+    if (n->hb_next)
+        n->hb_next->hb_prev = n->hb_prev;
+    n->hb_prev = n->hb_next = NULL;
+    n->hb_slot = -1;
+}
+
+static void hb_tick(uv_timer_t *t)
+{
+    kl_agent_t *a = t->data;
+    if (a->stopping)
+        return;
+    a->hb_pos = (a->hb_pos + 1) % a->hb_nslots;
+    agent_node_t *next;
+    for (agent_node_t *n = a->hb_slots[a->hb_pos]; n; n = next) {
+        next = n->hb_next;
+        n->refs++;
+        agent_node_tick(n);
+        agent_node_unref(n);
     }
 }
 
@@ -136,6 +173,7 @@ static agent_node_t *node_new(kl_agent_t *a, const char *name, const kl_node_gro
     n->zone = zone;
     n->configured = configured;
     n->refs = 1;
+    n->hb_slot = -1;
     n->boot_ms = agent_now();
     n->allocatable = agent_res_new();
     n->used = agent_res_new();
@@ -390,6 +428,8 @@ static void flush_cb(uv_timer_t *t)
     kl_agent_t *a = t->data;
     a->flush_armed = false;
     agent_flush(a);
+    if (a->local)
+        agent_local_flush(a);
 }
 
 void agent_flush_soon(kl_agent_t *a)
@@ -447,6 +487,9 @@ int kl_agent_new(const kl_agent_opts_t *o, kl_agent_t **out, kl_errinfo_t *err)
     a->report_ms = o->status_report_ms > 0 ? o->status_report_ms : 300000;
     a->ready = o->ready;
     a->ud = o->ud;
+    a->local = o->local;
+    if (a->local)
+        agent_local_init(a);
     kl_strmap_init(&a->nodes, 0);
     kl_strmap_init(&a->pods, 0);
     kl_strmap_init(&a->finished, KL_STRMAP_COPY_KEYS);
@@ -454,11 +497,18 @@ int kl_agent_new(const kl_agent_opts_t *o, kl_agent_t **out, kl_errinfo_t *err)
     a->flush_timer.data = a;
     uv_timer_init(a->loop, &a->stop_timer);
     a->stop_timer.data = a;
+    uv_timer_init(a->loop, &a->hb_timer);
+    a->hb_timer.data = a;
+    a->hb_nslots = (size_t)(a->renew_ms / AGENT_HB_TICK_MS);
+    if (a->hb_nslots == 0)
+        a->hb_nslots = 1;
+    a->hb_slots = calloc(a->hb_nslots, sizeof(*a->hb_slots));
     host_info(a);
     a->data_dir = strdup(o->data_dir ? o->data_dir : "./kubelua-data");
     a->helper = o->helper ? strdup(o->helper) : NULL;
     a->index_used = calloc(65536 / 8, 1);
-    if (a->data_dir == NULL || a->index_used == NULL || (o->helper && a->helper == NULL)) {
+    if (a->data_dir == NULL || a->index_used == NULL || a->hb_slots == NULL ||
+        (o->helper && a->helper == NULL)) {
         rc = kl_err(err, KL_ENOMEM, "out of memory");
         goto fail;
     }
@@ -498,6 +548,8 @@ int kl_agent_new(const kl_agent_opts_t *o, kl_agent_t **out, kl_errinfo_t *err)
         kl_err(err, rc, "informers: %s", kl_strerror(rc));
         goto fail;
     }
+    uint64_t tick = (uint64_t)(a->renew_ms / (int64_t)a->hb_nslots);
+    uv_timer_start(&a->hb_timer, hb_tick, tick, tick);
     *out = a;
     return 0;
 fail:
@@ -547,12 +599,7 @@ void kl_agent_stop(kl_agent_t *a, double grace_seconds, void (*done)(void *ud), 
     size_t it = 0;
     const char *key;
     void *val;
-    while (kl_strmap_next(&a->nodes, &it, &key, &val)) {
-        agent_node_t *n = val;
-        if (n->timer_started)
-            uv_timer_stop(&n->timer);
-    }
-    it = 0;
+    uv_timer_stop(&a->hb_timer);
     while (kl_strmap_next(&a->pods, &it, &key, &val)) {
         agent_pod_t *p = val;
         if (p->timer_due)
@@ -583,6 +630,8 @@ void kl_agent_free(kl_agent_t *a)
     if (a == NULL)
         return;
     a->stopping = true;
+    a->freeing = true;
+    agent_requests_drop(a);
     /* The client first: no callback of a request in flight runs afterwards. */
     kl_informers_free(a->infs);
     a->infs = NULL;
@@ -618,11 +667,15 @@ void kl_agent_free(kl_agent_t *a)
     kl_strmap_cleanup(&a->finished);
     kl_node_defs_free(a->defs, a->ndefs);
     free(a->index_used);
+    free(a->hb_slots);
+    a->hb_slots = NULL;
     free(a->data_dir);
     free(a->helper);
-    a->closing = 2;
+    a->closing = 3 + (a->local_inited ? 1 : 0);
+    uv_close((uv_handle_t *)&a->hb_timer, agent_closed);
     uv_close((uv_handle_t *)&a->flush_timer, agent_closed);
     uv_close((uv_handle_t *)&a->stop_timer, agent_closed);
+    agent_local_close(a, agent_closed);
 }
 
 void kl_agent_stats(const kl_agent_t *a, kl_agent_stats_t *st)

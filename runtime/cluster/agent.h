@@ -57,6 +57,7 @@
 #include "kubelua/error.h"
 #include "kubelua/kubeconfig.h"
 
+#include "apiserver/local.h"
 #include "cluster/config.h"
 
 /* Label that gives a Node created with kubectl a simulated kubelet. */
@@ -75,8 +76,11 @@ typedef struct kl_agent_opts {
     const char *data_dir;               /* DATA_DIR/pods holds logs and working dirs */
     const char *helper;                 /* executable with "__exec"; NULL: this program */
     double qps;                         /* client request rate; 0: unlimited (default) */
-    int64_t lease_renew_ms;             /* default 10,000 */
-    int64_t status_report_ms;           /* default 300,000 */
+    /* In the API server's process: Lease renewals through this channel instead of HTTPS
+     * (apiserver/local.h says why). NULL: everything over HTTPS. Must outlive the agent. */
+    kl_local_t *local;
+    int64_t lease_renew_ms;   /* default 10,000 */
+    int64_t status_report_ms; /* default 300,000 */
     /* Called once every configured node has been registered (or found) and reported Ready. */
     void (*ready)(kl_agent_t *a, void *ud);
     void *ud;

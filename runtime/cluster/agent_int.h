@@ -2,6 +2,7 @@
 #ifndef KL_CLUSTER_AGENT_INT_H
 #define KL_CLUSTER_AGENT_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -11,6 +12,7 @@
 #include "kubelua/proc.h"
 #include "kubelua/strmap.h"
 
+#include "apiserver/local.h"
 #include "cluster/agent.h"
 #include "cluster/agent_res.h"
 #include "cluster/config.h"
@@ -18,6 +20,13 @@
 
 typedef struct agent_pod agent_pod_t;
 typedef struct agent_node agent_node_t;
+typedef struct agent_req agent_req_t;
+
+typedef enum areq_verb {
+    AREQ_CREATE = 0,
+    AREQ_PATCH = 1,
+    AREQ_DELETE = 2,
+} areq_verb_t;
 
 /* The runtime side of one container of a pod (its reported side is a kl_cstatus_t). */
 typedef struct agent_ctr {
@@ -96,8 +105,9 @@ struct agent_node {
     bool lease_inflight, status_inflight, lease_creating;
     int64_t last_report_ms;
     int64_t boot_ms;
-    uv_timer_t timer;
-    bool timer_started;
+    /* Heartbeat wheel slot (agent.c): every node of a slot ticks together. */
+    int hb_slot; /* -1: not on the wheel */
+    agent_node_t *hb_prev, *hb_next;
     size_t npods;              /* admitted, not terminal */
     struct kl_resources *used; /* their requests */
     agent_pod_t *pods;         /* every pod record of the node */
@@ -122,6 +132,11 @@ struct kl_agent {
     size_t ndefs;
     uint8_t *index_used; /* node indexes taken (65536 bits) */
     uv_timer_t flush_timer;
+    /* Heartbeats: a wheel of renew_ms / AGENT_HB_TICK_MS slots; each tick runs one slot, so the
+     * nodes' renewals are spread over the period and batched per tick. */
+    uv_timer_t hb_timer;
+    agent_node_t **hb_slots;
+    size_t hb_nslots, hb_pos, hb_next_slot;
     bool flush_armed;
     agent_pod_t *dirty_head;
     bool stopping;
@@ -136,6 +151,18 @@ struct kl_agent {
     void *ud;
     char kernel[128], arch[32], boot_id[40], machine_id[40];
     kl_agent_stats_t stats;
+    /* Requests: in flight, and queued (heartbeats first). */
+    size_t inflight;
+    agent_req_t *urgent_head, *urgent_tail, *queue_head, *queue_tail;
+    bool freeing;
+    /* In-process Lease renewals (agent_local.c). */
+    kl_local_t *local;
+    bool local_inited;
+    uv_async_t local_async;
+    pthread_mutex_t local_mu;
+    pthread_cond_t local_cond;
+    size_t local_outstanding;
+    struct lease_batch *local_batch, *local_done;
     kl_pod_defaults_t adopted_defaults;
 };
 
@@ -146,7 +173,27 @@ void agent_check_ready(kl_agent_t *a);
 void agent_node_unref(agent_node_t *n);
 void agent_pod_unref(agent_pod_t *p);
 
+/* agent_req.c: like the kl_client_* verbs, except that the request may wait in a queue; cb is
+ * called exactly once unless this returns an error (or the agent is freed). */
+int agent_request(kl_agent_t *a, bool urgent, areq_verb_t verb, kl_patch_type_t ptype,
+                  const kl_resource_t *r, const kl_req_opts_t *o, const char *body, size_t len,
+                  kl_client_cb cb, void *ud);
+void agent_requests_drop(kl_agent_t *a);
+
+/* agent_local.c */
+int agent_local_init(kl_agent_t *a);
+void agent_local_renew(agent_node_t *n, int64_t now_ms);
+void agent_local_flush(kl_agent_t *a);
+void agent_local_close(kl_agent_t *a, uv_close_cb cb);
+
+/* agent.c: the heartbeat wheel. */
+#define AGENT_HB_TICK_MS 100
+void agent_hb_add(kl_agent_t *a, agent_node_t *n);
+void agent_hb_remove(kl_agent_t *a, agent_node_t *n);
+
 /* agent_node.c */
+void agent_node_tick(agent_node_t *n);
+void agent_lease_create(agent_node_t *n);
 int agent_node_register(agent_node_t *n, const kl_obj_t *existing);
 void agent_node_heartbeat_start(agent_node_t *n);
 void agent_node_observe(agent_node_t *n, const kl_obj_t *node);

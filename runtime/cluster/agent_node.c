@@ -18,8 +18,6 @@
             goto oom;                                                                              \
     } while (0)
 
-static void node_tick(uv_timer_t *t);
-
 /* ---- Documents --------------------------------------------------------------------------- */
 
 static const char *node_arch(const agent_node_t *n)
@@ -314,6 +312,10 @@ static void lease_send(agent_node_t *n, bool create)
     char now[40], body[1024];
     int64_t ms = agent_now();
     kl_time_format_rfc3339_micro(ms / 1000, (int32_t)(ms % 1000) * 1000, now);
+    if (!create && a->local) {
+        agent_local_renew(n, ms);
+        return;
+    }
     kl_resource_t r = lease_res(n);
     int len, rc;
     n->refs++;
@@ -333,14 +335,14 @@ static void lease_send(agent_node_t *n, bool create)
                        "\"renewTime\":\"%s\"}}",
                        n->name, owner, n->name, LEASE_SECONDS, now);
         r.name = NULL;
-        rc = kl_client_create(a->client, &r, NULL, body, (size_t)len, lease_done, n, NULL);
+        rc = agent_request(a, true, AREQ_CREATE, 0, &r, NULL, body, (size_t)len, lease_done, n);
     } else {
         len = snprintf(body, sizeof(body),
                        "{\"spec\":{\"holderIdentity\":\"%s\",\"leaseDurationSeconds\":%d,"
                        "\"renewTime\":\"%s\"}}",
                        n->name, LEASE_SECONDS, now);
-        rc = kl_client_patch(a->client, &r, NULL, KL_PATCH_MERGE, body, (size_t)len, lease_done, n,
-                             NULL);
+        rc = agent_request(a, true, AREQ_PATCH, KL_PATCH_MERGE, &r, NULL, body, (size_t)len,
+                           lease_done, n);
     }
     if (rc < 0) {
         n->lease_inflight = false;
@@ -396,13 +398,18 @@ static void status_send(agent_node_t *n)
     n->refs++;
     n->status_inflight = true;
     n->last_report_ms = agent_now();
-    if (kl_client_patch(a->client, &r, NULL, KL_PATCH_STRATEGIC, body, len, status_done, n, NULL) <
-        0) {
+    if (agent_request(a, true, AREQ_PATCH, KL_PATCH_STRATEGIC, &r, NULL, body, len, status_done,
+                      n) < 0) {
         n->status_inflight = false;
         n->refs--;
         a->stats.write_errors++;
     }
     free(body);
+}
+
+void agent_lease_create(agent_node_t *n)
+{
+    lease_send(n, true);
 }
 
 /* ---- Registration --------------------------------------------------------------------------- */
@@ -451,7 +458,7 @@ static int send_create(agent_node_t *n)
     n->refs++;
     n->status_inflight = true;
     n->state = NODE_REGISTERING;
-    int rc = kl_client_create(n->a->client, &r, NULL, body, len, create_done, n, NULL);
+    int rc = agent_request(n->a, true, AREQ_CREATE, 0, &r, NULL, body, len, create_done, n);
     free(body);
     if (rc < 0) {
         n->status_inflight = false;
@@ -522,8 +529,8 @@ static void adopt_meta(agent_node_t *n, const kl_obj_t *existing)
         char *body = kl_json_encode_alloc(patch, &len);
         kl_resource_t r = node_res(n);
         n->refs++;
-        if (body == NULL || kl_client_patch(n->a->client, &r, NULL, KL_PATCH_MERGE, body, len,
-                                            meta_done, n, NULL) < 0)
+        if (body == NULL || agent_request(n->a, true, AREQ_PATCH, KL_PATCH_MERGE, &r, NULL, body,
+                                          len, meta_done, n) < 0)
             n->refs--;
         free(body);
     }
@@ -558,22 +565,11 @@ int agent_node_register(agent_node_t *n, const kl_obj_t *existing)
 
 void agent_node_heartbeat_start(agent_node_t *n)
 {
-    kl_agent_t *a = n->a;
-    if (!n->timer_started) {
-        uv_timer_init(a->loop, &n->timer);
-        n->timer.data = n;
-        n->timer_started = true;
-    }
-    if (uv_is_active((uv_handle_t *)&n->timer))
-        return;
-    /* The first renewal at a random point of the period spreads the writes of many nodes. */
-    uint64_t first = (uint64_t)(rand() % (int)(a->renew_ms > 0 ? a->renew_ms : 1));
-    uv_timer_start(&n->timer, node_tick, first, (uint64_t)a->renew_ms);
+    agent_hb_add(n->a, n);
 }
 
-static void node_tick(uv_timer_t *t)
+void agent_node_tick(agent_node_t *n)
 {
-    agent_node_t *n = t->data;
     kl_agent_t *a = n->a;
     if (!node_live(n) || n->paused)
         return;
@@ -633,8 +629,7 @@ void agent_node_observe(agent_node_t *n, const kl_obj_t *node)
 void agent_node_stop(agent_node_t *n)
 {
     n->state = NODE_GONE;
-    if (n->timer_started)
-        uv_timer_stop(&n->timer);
+    agent_hb_remove(n->a, n);
     while (n->pods)
         agent_pod_release(n->pods);
 }

@@ -667,7 +667,7 @@ static void send_delete(agent_pod_t *p)
         .has_grace_period = true, .grace_period_seconds = 0, .precondition_uid = p->uid};
     p->delete_sent = true;
     p->refs++;
-    if (kl_client_delete(p->a->client, &r, &o, delete_done, p, NULL) < 0) {
+    if (agent_request(p->a, false, AREQ_DELETE, 0, &r, &o, NULL, 0, delete_done, p) < 0) {
         p->refs--;
         p->delete_sent = false;
     }
@@ -750,8 +750,8 @@ static void write_status(agent_pod_t *p)
     p->sending_hash = h;
     p->writing = true;
     p->refs++;
-    if (kl_client_patch(a->client, &r, NULL, KL_PATCH_STRATEGIC, body, len, write_done, p, NULL) <
-        0) {
+    if (agent_request(a, false, AREQ_PATCH, KL_PATCH_STRATEGIC, &r, NULL, body, len, write_done,
+                      p) < 0) {
         p->writing = false;
         p->refs--;
         a->stats.write_errors++;

@@ -158,7 +158,7 @@ static int string_map(pctx_t *p, const yaml_node_t *n, const char *field, kl_kvs
         return KL_ENOMEM;
     for (yaml_node_pair_t *a = n->data.mapping.pairs.start; a < n->data.mapping.pairs.top; a++) {
         yaml_node_t *k = node_at(p, a->key), *v = node_at(p, a->value);
-        const char *s;
+        const char *s = NULL;
         char fname[300];
         snprintf(fname, sizeof(fname), "%s.%s", field, scalar(k));
         if ((rc = want_string(p, v, fname, &s)) < 0)
@@ -232,7 +232,7 @@ static int taints(pctx_t *p, const yaml_node_t *n, kl_node_group_t *g)
         for (yaml_node_pair_t *a = t->data.mapping.pairs.start; a < t->data.mapping.pairs.top;
              a++) {
             yaml_node_t *k = node_at(p, a->key), *v = node_at(p, a->value);
-            const char *key = scalar(k), *s;
+            const char *key = scalar(k), *s = NULL;
             char **dst;
             if (!strcmp(key, "key"))
                 dst = &ct->key;
@@ -258,7 +258,7 @@ static int taints(pctx_t *p, const yaml_node_t *n, kl_node_group_t *g)
 
 static int set_str(pctx_t *p, const yaml_node_t *v, const char *field, char **dst)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = want_string(p, v, field, &s);
     if (rc < 0)
         return rc;
@@ -426,7 +426,7 @@ static int document(pctx_t *p, kl_cluster_config_t *c)
     for (yaml_node_pair_t *a = root->data.mapping.pairs.start; a < root->data.mapping.pairs.top;
          a++) {
         yaml_node_t *k = node_at(p, a->key), *v = node_at(p, a->value);
-        const char *key = scalar(k), *s;
+        const char *key = scalar(k), *s = NULL;
         if (!strcmp(key, "apiVersion")) {
             if ((rc = want_string(p, v, key, &s)) < 0)
                 return rc;
