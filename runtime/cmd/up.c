@@ -11,6 +11,7 @@
 #include "kubelua/log.h"
 
 #include "apiserver/apiserver.h"
+#include "apiserver/local.h"
 #include "cluster/agent.h"
 #include "cluster/config.h"
 #include "cluster/podlog_hook.h"
@@ -54,6 +55,7 @@ static void usage(FILE *f)
 typedef struct up_state {
     uv_loop_t *loop;
     kl_apiserver_t *srv;
+    kl_local_t *local;
     kl_host_t *host;
     kl_agent_t *agent;
     kl_cluster_config_t *cluster;
@@ -325,8 +327,12 @@ int kl_cmd_up(int argc, char **argv)
         return 1;
     }
     kl_podlog_install(st.srv, data_dir);
+    /* Lease renewals of the simulated kubelets skip HTTPS (apiserver/local.h). */
+    if (kl_local_new(st.srv, &st.local) < 0)
+        st.local = NULL;
     if (kl_apiserver_start_thread(st.srv, &err) < 0) {
         fprintf(stderr, "kubelua up: %s\n", err.msg);
+        kl_local_free(st.local);
         kl_apiserver_free(st.srv);
         kl_cluster_config_free(st.cluster);
         return 1;
@@ -339,6 +345,7 @@ int kl_cmd_up(int argc, char **argv)
                                .no_in_cluster_fallback = true};
     if (kl_restconfig_load(&ko, &cfg, &err) < 0) {
         fprintf(stderr, "kubelua up: %s\n", err.msg);
+        kl_local_free(st.local);
         kl_apiserver_free(st.srv);
         kl_cluster_config_free(st.cluster);
         return 1;
@@ -346,6 +353,7 @@ int kl_cmd_up(int argc, char **argv)
     uv_loop_t loop;
     if (uv_loop_init(&loop) < 0) {
         kl_restconfig_free(cfg);
+        kl_local_free(st.local);
         kl_apiserver_free(st.srv);
         kl_cluster_config_free(st.cluster);
         return 1;
@@ -356,6 +364,7 @@ int kl_cmd_up(int argc, char **argv)
                           .config = cfg,
                           .cluster = st.cluster,
                           .data_dir = data_dir,
+                          .local = st.local,
                           .ready = on_agent_ready,
                           .ud = &st};
     rc = kl_agent_new(&ao, &st.agent, &err);
@@ -409,6 +418,7 @@ out_loop:
     if (uv_loop_close(&loop) != 0)
         KL_DEBUG("up", "handles still open at exit");
     kl_restconfig_free(cfg);
+    kl_local_free(st.local);
     kl_apiserver_free(st.srv);
     kl_cluster_config_free(st.cluster);
     return st.exit_code;
