@@ -36,10 +36,10 @@ local BACKOFF_BASE, BACKOFF_MAX = 10, 600 -- DefaultJobPodFailureBackOff, MaxJob
 local MIN_DELAY = 1 -- syncJobBatchPeriod: the shortest delayed requeue
 local MAX_GENERATED_NAME = 58 -- names.MaxGeneratedNameLength
 local MAX_INT32 = 2147483647
--- A finalizer removal not seen after this long is forgotten (a reconcile cancelled while the
--- patch was in flight). Safe: a pod's uid is in uncountedTerminatedPods before its finalizer
--- goes, so it is not counted as new again.
+-- A successful finalizer removal not seen in the cache after this long is forgotten (a lost
+-- watch event); the pod is then handled from what the cache shows again.
 local RM_EXPECTATION_TTL = 300
+local EXPECTATIONS_TTL = 300 -- ExpectationsTimeout: the runtime's expectations expire then
 
 -- Per Job key, for the life of the policy state (reset by a reload or restart, like upstream's
 -- in-memory stores):
@@ -516,14 +516,26 @@ local function manage_job(ctx, jc)
 
   local tmpl = jc.indexed and indexed_template(job) or job.spec.template
   local ns = job.metadata.namespace
-  ctx:expect_creations(diff)
+  -- Expectations rise one creation at a time, just before its request: a reconcile stopped
+  -- half-way (its Lua time budget on a loaded machine, a shutdown) leaves at most the creation
+  -- it was issuing expected, not all those it never issued.
+  ctx:expect_creations(0)
+  local expectations, key = ctx.expectations, jc.key
+  local shared -- NonIndexed pods are all alike: built once per sync
   local created = {}
   local successes, err = kube.slow_start(diff, function(i)
-    local pod, berr = build_pod(jc, tmpl, indexes and indexes[i])
+    local pod, berr
+    if indexes == nil then
+      if shared == nil then shared, berr = build_pod(jc, tmpl, nil) end
+      pod = shared
+    else
+      pod, berr = build_pod(jc, tmpl, indexes[i])
+    end
     if pod == nil then
       ctx:event(job, "Warning", "FailedCreate", "Error creating: " .. tostring(berr))
       return nil, berr
     end
+    expectations:raise(key, 1, 0)
     local p, cerr = ctx:create(PODS, pod)
     if p ~= nil then
       created[#created + 1] = p.metadata.name
@@ -706,15 +718,18 @@ local function track(ctx, jc, needs_flush)
   end
   local rm_err
   if #to_remove > 0 then
+    -- A removal is expected only once its patch succeeded: a pod in rm_expected is treated as
+    -- having lost its finalizer (so its uid leaves uncountedTerminatedPods and is counted).
+    -- Recorded before the patch, a reconcile stopped between the two (time budget, shutdown)
+    -- would count a pod that keeps its finalizer, and count it again once the record expires.
     local exp = rm_expected[jc.key] or {}
     rm_expected[jc.key] = exp
-    for _, r in ipairs(to_remove) do exp[r.uid] = jc.now end
     for _, r in ipairs(to_remove) do
       local err = strip_finalizer(ctx, r.pod)
       if err ~= nil then
-        exp[r.uid] = nil
         rm_err = rm_err or err
       else
+        exp[r.uid] = jc.now
         with_fin[r.uid] = nil
       end
     end
@@ -801,6 +816,14 @@ local function sync_job(ctx, key, job)
   }
 
   local satisfied = ctx:satisfied()
+  if not satisfied then
+    -- Expectations that a stopped reconcile left behind go only when they expire, and nothing
+    -- else may bring the Job back then.
+    local _, _, age, expired = ctx.expectations:get(key)
+    if age ~= nil and not expired then
+      ctx:requeue_after(math.max(MIN_DELAY, EXPECTATIONS_TTL - age))
+    end
+  end
   local pods = release_unmatched(ctx, job, ctx:list(PODS, { namespace = ns, owner = uid }))
 
   -- Finalizer removals issued earlier count as observed once the cache shows the pod without
