@@ -4,7 +4,7 @@
 BUILD      ?= build
 TEST_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-RUN_ARGS   ?= version
+RUN_ARGS   ?= up
 CMAKE_FLAGS = $(if $(KL_WERROR),-DKL_WERROR=ON,)
 
 .PHONY: all deps build run test test-build bench format clean
