@@ -140,4 +140,8 @@ kl_val_t kl_val_get_key(kl_val_t v, kl_key_t key);
 /* Statistics for metrics: interned keys and their bytes. */
 void kl_key_stats(size_t *count, size_t *bytes);
 
+/* Frees the calling thread's parse scratch buffers (each thread that parses keeps some for
+ * reuse); call it before a thread ends. Parsing again afterwards is fine. */
+void kl_obj_thread_cleanup(void);
+
 #endif

@@ -170,10 +170,14 @@ void kl_respond_statusf(h2o_req_t *req, int code, const char *reason, const char
 
 void kl_add_warning(h2o_req_t *req, const char *text)
 {
-    char *v = h2o_mem_alloc_pool(&req->pool, strlen(text) + 16);
+    /* warn-text is a quoted-string: quotes and backslashes inside are escaped. */
+    char *v = h2o_mem_alloc_pool(&req->pool, 2 * strlen(text) + 16);
     int n = sprintf(v, "299 - \"");
-    for (const char *p = text; *p; p++)
-        v[n++] = *p == '"' ? '\'' : *p;
+    for (const char *p = text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            v[n++] = '\\';
+        v[n++] = *p;
+    }
     v[n++] = '"';
     v[n] = '\0';
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("warning"), 0, NULL, v,
@@ -693,6 +697,7 @@ static void server_thread(void *arg)
     kl_apiserver_t *srv = arg;
     uv_sem_post(&srv->ready);
     uv_run(srv->loop, UV_RUN_DEFAULT);
+    kl_obj_thread_cleanup(); /* this thread's parse buffers */
 }
 
 int kl_apiserver_start_thread(kl_apiserver_t *srv, kl_errinfo_t *err)

@@ -40,6 +40,17 @@ kl_builder_t *kl__builder_get(const kl_parse_opts_t *opts)
     return b;
 }
 
+void kl_obj_thread_cleanup(void)
+{
+    kl_builder_t *b = &tls_builder;
+    free(b->cont);
+    free(b->strs);
+    free(b->cells);
+    free(b->keys);
+    free(b->frames);
+    memset(b, 0, sizeof(*b));
+}
+
 void kl__builder_release(kl_builder_t *b)
 {
     if (b->cont_cap > SCRATCH_KEEP) {
