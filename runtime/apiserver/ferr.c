@@ -80,6 +80,7 @@ int kl_ferr_format(const kl_ferr_t *f, kl_buf_t *out)
         return rc;
     case KL_FERR_INVALID:
     case KL_FERR_IMMUTABLE:
+    case KL_FERR_TYPE_INVALID:
         rc = kl_buf_printf(out, "Invalid value: %s", f->value ? f->value : "null");
         if (rc == 0 && (f->detail || f->type == KL_FERR_IMMUTABLE))
             rc = kl_buf_printf(out, ": %s", f->detail ? f->detail : "field is immutable");
@@ -100,6 +101,11 @@ int kl_ferr_format(const kl_ferr_t *f, kl_buf_t *out)
         return kl_buf_puts(out, f->detail ? f->detail : "invalid");
     case KL_FERR_TOO_LONG:
         rc = kl_buf_puts(out, "Too long");
+        if (rc == 0 && f->detail)
+            rc = kl_buf_printf(out, ": %s", f->detail);
+        return rc;
+    case KL_FERR_TOO_MANY:
+        rc = kl_buf_printf(out, "Too many: %s", f->value ? f->value : "null");
         if (rc == 0 && f->detail)
             rc = kl_buf_printf(out, ": %s", f->detail);
         return rc;
@@ -136,6 +142,10 @@ static const char *cause_reason(kl_ferr_type_t t)
         return "FieldValueDuplicate";
     case KL_FERR_TOO_LONG:
         return "FieldValueTooLong";
+    case KL_FERR_TOO_MANY:
+        return "FieldValueTooMany";
+    case KL_FERR_TYPE_INVALID:
+        return "FieldValueTypeInvalid";
     default:
         return "FieldValueInvalid";
     }

@@ -24,6 +24,8 @@ typedef enum kl_ferr_type {
     KL_FERR_TOO_LONG,      /* FieldValueTooLong */
     KL_FERR_IMMUTABLE,     /* an Invalid whose detail is "field is immutable" */
     KL_FERR_RAW,           /* FieldValueInvalid whose detail is already worded: "field: detail" */
+    KL_FERR_TOO_MANY,      /* FieldValueTooMany: "Too many: <v>: <detail>" */
+    KL_FERR_TYPE_INVALID,  /* FieldValueTypeInvalid: "Invalid value: <v>: <detail>" */
 } kl_ferr_type_t;
 
 typedef struct kl_ferr {

@@ -291,7 +291,7 @@ static void type_error(vctx_t *c, const char *want, const char *have)
     truncate_buf(&c->msg, 0);
     char shown[64];
     snprintf(shown, sizeof(shown), "%s", quoted(c, have));
-    add_err(c, KL_FERR_INVALID, shown, "%s in body must be of type %s: %s", name_of(c), want,
+    add_err(c, KL_FERR_TYPE_INVALID, shown, "%s in body must be of type %s: %s", name_of(c), want,
             shown);
 }
 
@@ -555,9 +555,12 @@ static void check_list(vctx_t *c, const kl_stype_t *t, const kl_json_t *j, const
         add_err(c, KL_FERR_INVALID, value, "%s in body should have at least %lld items", name_of(c),
                 (long long)v->min_items);
     }
-    if (v->max_items >= 0 && n > v->max_items)
-        add_err(c, KL_FERR_RAW, NULL, "Too many: %lld: must have at most %lld item%s", (long long)n,
+    if (v->max_items >= 0 && n > v->max_items) {
+        char value[32];
+        snprintf(value, sizeof(value), "%lld", (long long)n);
+        add_err(c, KL_FERR_TOO_MANY, value, "must have at most %lld item%s",
                 (long long)v->max_items, v->max_items == 1 ? "" : "s");
+    }
     if (v->unique_items) {
         bool dup = false;
         for (uint32_t a = 1; a < j->len && !dup; a++)
@@ -582,8 +585,10 @@ static void check_object(vctx_t *c, const kl_stype_t *t, const kl_json_t *j, con
         return;
     }
     if (v != NULL && v->max_props >= 0 && n > v->max_props) {
-        add_err(c, KL_FERR_RAW, NULL, "Too many: %lld: must have at most %lld item%s",
-                (long long)v->max_props, (long long)v->max_props, v->max_props == 1 ? "" : "s");
+        char value[32];
+        snprintf(value, sizeof(value), "%lld", (long long)v->max_props);
+        add_err(c, KL_FERR_TOO_MANY, value, "must have at most %lld item%s",
+                (long long)v->max_props, v->max_props == 1 ? "" : "s");
         return;
     }
     if (t->kind != KL_SK_OBJECT && t->kind != KL_SK_MAP)
