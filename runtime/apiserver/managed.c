@@ -137,12 +137,37 @@ static nclass_t classify(tref_t tr, const kl_json_t *o, const kl_json_t *n)
     }
 }
 
+/* kl_stype_field() with a first-byte test before each string comparison: the walks look up
+ * every member of every object they visit. Same order as the schema's sort (strcmp). */
+static const kl_sfield_t *field_of(const kl_stype_t *t, const char *key, size_t len)
+{
+    size_t lo = 0, hi = t->nfields;
+    int k0 = len ? (unsigned char)key[0] : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *fn = t->fields[mid].name;
+        int c = (unsigned char)fn[0] - k0;
+        if (c == 0 && len > 0) {
+            c = strncmp(fn, key, len);
+            if (c == 0)
+                c = fn[len] == '\0' ? 0 : 1;
+        }
+        if (c == 0)
+            return &t->fields[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /* The type of member key of a struct or map; false when the struct does not declare it. */
 static bool member_type(tref_t tr, const nclass_t *c, const char *key, size_t len, tref_t *out)
 {
     *out = (tref_t){0};
     if (c->kind == N_STRUCT) {
-        const kl_sfield_t *f = kl_stype_field(tr.t, key, len);
+        const kl_sfield_t *f = tr.t->fields ? field_of(tr.t, key, len) : NULL;
         if (f == NULL)
             return false;
         *out = (tref_t){f->type, f};
