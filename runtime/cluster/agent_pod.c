@@ -437,6 +437,20 @@ static bool stop_all(agent_pod_t *p, int64_t grace_ms, int64_t now)
     return !alive;
 }
 
+/* The containers ran and none of them will run again. */
+static bool regular_finished(const agent_pod_t *p)
+{
+    if (p->ps.nctrs == 0)
+        return false;
+    for (size_t i = 0; i < p->ps.nctrs; i++) {
+        const kl_cstatus_t *c = &p->ps.ctrs[i];
+        if (c->state != KL_CSTATE_TERMINATED ||
+            kl_restart_wanted(p->ps.restart_policy, c->term.exit_code))
+            return false;
+    }
+    return true;
+}
+
 static void become_terminal(agent_pod_t *p)
 {
     if (p->ps.terminal)
@@ -505,6 +519,14 @@ void agent_pod_sync(agent_pod_t *p)
 
     for (size_t i = 0; i < p->ps.nctrs; i++)
         agent_ctr_tick(p, &p->ctr_rt[i], now);
+    if (regular_finished(p)) {
+        /* Every container is done for good: stop the sidecars (not restarted any more), then
+         * the pod is over. */
+        kl_val_t g = kl_val_get(spec, "terminationGracePeriodSeconds");
+        if (stop_all(p, (kl_val_missing(g) ? 30 : kl_val_int(g)) * 1000, now))
+            become_terminal(p);
+        goto out;
+    }
     bool init_done = true, init_failed = false;
     for (size_t i = 0; i < p->ps.ninit; i++) {
         agent_ctr_t *r = &p->init_rt[i];

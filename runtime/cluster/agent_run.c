@@ -241,6 +241,11 @@ static const char *resolve(kl_proc_ref_t kind, const char *name, const char *key
             return NULL;
         kl_val_t v = kl_val_path(kl_obj_root(o), "data", key, NULL);
         const char *s = kl_val_str(v, NULL);
+        if (s == NULL && secret) {
+            /* A Secret written with stringData that the server kept as such. */
+            s = kl_val_path_str(kl_obj_root(o), "stringData", key, NULL);
+            return s ? keep(c, strdup(s)) : NULL;
+        }
         if (s == NULL)
             return NULL;
         return secret ? keep(c, b64_decode(s)) : keep(c, strdup(s));
@@ -282,6 +287,14 @@ static int start_process(agent_pod_t *p, agent_ctr_t *r, int64_t now)
     resolve_ctx_t rc_ctx = {.p = p};
     kl_errinfo_t err;
     memset(&spec, 0, sizeof(spec));
+    spec.data_dir = a->data_dir;
+    spec.namespace = p->ns;
+    spec.pod = p->name;
+    spec.uid = p->uid;
+    spec.container = c->name;
+    spec.instance =
+        (c->state == KL_CSTATE_TERMINATED || c->has_last) ? c->restarts + 1 : c->restarts;
+    spec.helper = a->helper;
     int rc = kl_proc_spec_from_container(&spec, agent_ctr_spec(p, r), resolve, &rc_ctx, &err);
     if (rc < 0) {
         if (rc_ctx.waiting) {
@@ -292,14 +305,6 @@ static int start_process(agent_pod_t *p, agent_ctr_t *r, int64_t now)
         }
         goto out;
     }
-    spec.data_dir = a->data_dir;
-    spec.namespace = p->ns;
-    spec.pod = p->name;
-    spec.uid = p->uid;
-    spec.container = c->name;
-    spec.instance =
-        (c->state == KL_CSTATE_TERMINATED || c->has_last) ? c->restarts + 1 : c->restarts;
-    spec.helper = a->helper;
     rc = kl_proc_start(a->loop, &spec, proc_exited, r, &r->proc, &err);
     if (rc < 0) {
         r->proc = NULL;

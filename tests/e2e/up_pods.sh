@@ -118,6 +118,50 @@ app_log_is() { [ "$(k logs staged -c app)" = "$1" ]; }
 eventually 10 app_log_is "MY_NODE=$node MY_IP=$ip"
 pass "init container, then the app with downward-API env, Ready after the probe's delay"
 
+# ---- ConfigMap and Secret references, a sidecar ----------------------------------------------
+kapply <<'EOF'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+data:
+  greeting: hello
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: sec
+data:
+  pw: czNjcmV0
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: refs
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: side
+    image: busybox
+    restartPolicy: Always
+    command: ["sh", "-c", "echo side up; exec sleep 1000"]
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "echo $G $P"]
+    env:
+    - name: G
+      valueFrom: {configMapKeyRef: {name: cfg, key: greeting}}
+    - name: P
+      valueFrom: {secretKeyRef: {name: sec, key: pw}}
+EOF
+eventually 30 jp_is Succeeded '{.status.phase}' pod refs
+assert_eq "hello s3cret" "$(k logs refs -c c)" "env from a ConfigMap and a Secret"
+assert_eq "side up" "$(k logs refs -c side)" "sidecar log"
+assert_eq "143" "$(jp '{.status.initContainerStatuses[0].state.terminated.exitCode}' pod refs)" \
+    "sidecar stopped with SIGTERM once the pod's container finished"
+pass "env from ConfigMap and Secret keys; a sidecar runs beside the container and is stopped after it"
+
 # ---- Deleting a running pod terminates its process -------------------------------------------
 kapply <<'EOF'
 apiVersion: v1
