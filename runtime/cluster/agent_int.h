@@ -210,6 +210,10 @@ void agent_pod_release(agent_pod_t *p); /* stop everything, drop from the tables
 void agent_node_resume_pods(agent_node_t *n);
 void agent_flush(kl_agent_t *a);
 
+/* agent_events.c: a kubelet Event about pod p (container c, or NULL for the pod). */
+void agent_event(agent_pod_t *p, const kl_cstatus_t *c, bool warning, const char *reason,
+                 const char *fmt, ...) KL_PRINTF(5, 6);
+
 /* agent_run.c */
 int agent_ctr_start(agent_pod_t *p, agent_ctr_t *r, int64_t now);
 void agent_ctr_stop(agent_pod_t *p, agent_ctr_t *r, int64_t grace_ms, int64_t now);

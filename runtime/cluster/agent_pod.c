@@ -327,6 +327,9 @@ static void ensure_running(agent_pod_t *p, agent_ctr_t *r, int64_t now)
                      d, c->name, p->name, p->ns, p->uid);
             kl_cstatus_wait(c, "CrashLoopBackOff", msg);
             r->start_at = at;
+            agent_event(p, c, true, "BackOff",
+                        "Back-off restarting failed container %s in pod %s_%s(%s)", c->name,
+                        p->name, p->ns, p->uid);
             return;
         }
     } else if (r->start_at > now) {

@@ -277,6 +277,7 @@ static void start_failed(agent_ctr_t *r, const char *reason, const char *msg, in
 {
     kl_cstatus_wait(r->st, reason, msg);
     r->start_at = now + KL_BACKOFF_INITIAL_MS;
+    agent_event(r->pod, r->st, true, "Failed", "Error: %s", msg);
 }
 
 static int start_process(agent_pod_t *p, agent_ctr_t *r, int64_t now)
@@ -313,6 +314,10 @@ static int start_process(agent_pod_t *p, agent_ctr_t *r, int64_t now)
     }
     kl_cstatus_run(c, kl_proc_started_at(r->proc) / 1000000);
     arm_run(p, r, NULL);
+    agent_event(p, c, false, "Pulled", "Container image \"%s\" already present on machine",
+                c->image);
+    agent_event(p, c, false, "Created", "Created container %s", c->name);
+    agent_event(p, c, false, "Started", "Started container %s", c->name);
     KL_DEBUG("agent", "pod %s container %s started (pid %d)", p->key, c->name,
              kl_proc_pid(r->proc));
 out:
@@ -359,6 +364,8 @@ void agent_ctr_stop(agent_pod_t *p, agent_ctr_t *r, int64_t grace_ms, int64_t no
         return;
     }
     if (r->proc) {
+        if (!r->stopping)
+            agent_event(p, r->st, false, "Killing", "Stopping container %s", r->st->name);
         kl_proc_stop(r->proc, (uint64_t)grace_ms);
         r->stopping = true;
         return;
