@@ -31,8 +31,7 @@ struct kl_gc_task {
 };
 
 typedef struct deps {
-    char **keys; /* full store keys of dependents */
-    size_t n, cap;
+    kl_strmap_t keys; /* full store keys of dependents (copied), values unused */
 } deps_t;
 
 #define owners (srv->owners)
@@ -63,24 +62,22 @@ static void dep_add(kl_apiserver_t *srv, const char *owner, const char *key)
     deps_t *d = kl_strmap_get(&owners, owner);
     if (d == NULL) {
         d = calloc(1, sizeof(*d));
-        if (d == NULL || kl_strmap_put(&owners, owner, d, NULL) < 0) {
+        if (d == NULL)
+            return;
+        kl_strmap_init(&d->keys, KL_STRMAP_COPY_KEYS);
+        if (kl_strmap_put(&owners, owner, d, NULL) < 0) {
             free(d);
             return;
         }
     }
-    for (size_t i = 0; i < d->n; i++)
-        if (strcmp(d->keys[i], key) == 0)
-            return;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 4;
-        char **k = realloc(d->keys, cap * sizeof(char *));
-        if (k == NULL)
-            return;
-        d->keys = k;
-        d->cap = cap;
-    }
-    if ((d->keys[d->n] = strdup(key)) != NULL)
-        d->n++;
+    if (kl_strmap_put(&d->keys, key, NULL, NULL) < 0)
+        KL_WARN("gc", "out of memory indexing a dependent of %s", owner);
+}
+
+static void deps_free(deps_t *d)
+{
+    kl_strmap_cleanup(&d->keys);
+    free(d);
 }
 
 static void dep_del(kl_apiserver_t *srv, const char *owner, const char *key)
@@ -88,17 +85,10 @@ static void dep_del(kl_apiserver_t *srv, const char *owner, const char *key)
     deps_t *d = kl_strmap_get(&owners, owner);
     if (d == NULL)
         return;
-    for (size_t i = 0; i < d->n; i++) {
-        if (strcmp(d->keys[i], key) == 0) {
-            free(d->keys[i]);
-            d->keys[i] = d->keys[--d->n];
-            break;
-        }
-    }
-    if (d->n == 0) {
+    kl_strmap_del(&d->keys, key, NULL);
+    if (kl_strmap_len(&d->keys) == 0) {
         kl_strmap_del(&owners, owner, NULL);
-        free(d->keys);
-        free(d);
+        deps_free(d);
     }
 }
 
@@ -252,7 +242,8 @@ void kl_gc_schedule(kl_apiserver_t *srv, kl_res_t *res, const kl_sobj_t *obj)
 size_t kl_gc_dependents(kl_apiserver_t *srv, const char *uid, kl_entry_t **out, size_t cap)
 {
     deps_t *d = kl_strmap_get(&owners, uid);
-    return d ? (d->n < cap ? d->n : cap) : 0;
+    size_t n = d ? kl_strmap_len(&d->keys) : 0;
+    return n < cap ? n : cap;
 }
 
 /* Looks up a full store key: its table's resource and entry. */
@@ -327,11 +318,13 @@ static char **snapshot_deps(kl_apiserver_t *srv, const char *uid, size_t *n)
 {
     deps_t *d = kl_strmap_get(&owners, uid);
     *n = 0;
-    if (d == NULL || d->n == 0)
+    if (d == NULL || kl_strmap_len(&d->keys) == 0)
         return NULL;
-    char **out = calloc(d->n, sizeof(char *));
-    for (size_t i = 0; out && i < d->n; i++)
-        if ((out[*n] = strdup(d->keys[i])) != NULL)
+    char **out = calloc(kl_strmap_len(&d->keys), sizeof(char *));
+    size_t it = 0;
+    const char *k;
+    while (out && kl_strmap_next(&d->keys, &it, &k, NULL))
+        if ((out[*n] = strdup(k)) != NULL)
             (*n)++;
     return out;
 }
@@ -396,9 +389,11 @@ static bool run_owner_gone(kl_apiserver_t *srv, const char *uid, int *budget)
     if (done && kl_strmap_get(&owners, uid)) {
         deps_t *d = kl_strmap_get(&owners, uid);
         bool all_terminating = true;
-        for (size_t i = 0; d && i < d->n; i++) {
+        size_t it = 0;
+        const char *k;
+        while (d && kl_strmap_next(&d->keys, &it, &k, NULL)) {
             kl_res_t *res;
-            kl_entry_t *e = lookup(srv, d->keys[i], &res);
+            kl_entry_t *e = lookup(srv, k, &res);
             if (e &&
                 !kl_val_path(kl_obj_root(e->obj->doc), "metadata", "deletionTimestamp", NULL).doc)
                 all_terminating = false;
@@ -645,9 +640,7 @@ void kl_gc_cleanup(kl_apiserver_t *srv)
     const char *k;
     void *v;
     while (kl_strmap_next(&owners, &it, &k, &v)) {
-        deps_t *d = v;
-        free_list(d->keys, d->n);
-        free(d);
+        deps_free(v);
     }
     kl_strmap_cleanup(&owners);
 }
