@@ -279,6 +279,14 @@ static void set_uid(agent_node_t *n, const kl_obj_t *obj)
 
 static void lease_send(agent_node_t *n, bool create);
 
+/* Nodes registered together would all report every 5 minutes in the same few seconds: the first
+ * periodic report of each comes at a random point of the period instead. */
+static void spread_reports(agent_node_t *n)
+{
+    int64_t period = n->a->report_ms > 1 ? n->a->report_ms : 1;
+    n->last_report_ms = agent_now() - (int64_t)((uint64_t)rand() % (uint64_t)period);
+}
+
 static void lease_done(kl_client_t *c, int rc, const kl_obj_t *body, const kl_status_t *st,
                        void *ud)
 {
@@ -364,6 +372,7 @@ static void status_done(kl_client_t *c, int rc, const kl_obj_t *body, const kl_s
             if (!n->reported_ready) {
                 n->reported_ready = true;
                 n->state = NODE_ACTIVE;
+                spread_reports(n);
                 agent_node_heartbeat_start(n);
                 agent_check_ready(n->a);
             }
@@ -426,7 +435,7 @@ static void create_done(kl_client_t *c, int rc, const kl_obj_t *body, const kl_s
             n->a->stats.node_status_writes++;
             n->reported_ready = true;
             n->state = NODE_ACTIVE;
-            n->last_report_ms = agent_now();
+            spread_reports(n);
             lease_send(n, true);
             agent_node_heartbeat_start(n);
             agent_check_ready(n->a);
