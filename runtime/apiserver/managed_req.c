@@ -36,11 +36,15 @@ static void op_for(kl_mf_op_t *op, h2o_req_t *req, const kl_query_t *q, const kl
     }
     kl_now_rfc3339(now);
     bool status = sub != NULL && strcmp(sub, "status") == 0;
+    /* Objects reach here in their stored form: a version of another shape (autoscaling/v1
+     * HorizontalPodAutoscalers) has been converted, so its fields are tracked as the stored
+     * version's, under that version. */
+    const kl_res_t *shape = res->convert ? res->primary : res;
     *op = (kl_mf_op_t){
         .manager = manager,
-        .api_version = res->api_version,
+        .api_version = shape->api_version,
         .subresource = sub,
-        .type = res->schema,
+        .type = shape->schema,
         .scope = status            ? KL_MF_STATUS_ONLY
                  : res->has_status ? KL_MF_NO_STATUS
                                    : KL_MF_ALL,
