@@ -549,6 +549,38 @@ out:
     kl_json_free(patch);
 }
 
+/* The time of the node's last status report when the API's copy is what this kubelet would
+ * report now (conditions and capacity: the node lifecycle controller has not found it gone) and
+ * that report is younger than the report period; else 0. */
+static int64_t recent_heartbeat(const agent_node_t *n, const kl_obj_t *existing)
+{
+    kl_val_t st = kl_val_get(kl_obj_root(existing), "status");
+    if (conditions_differ(existing))
+        return 0;
+    kl_json_t *cap = kl_json_from_val(kl_val_get(st, "capacity"));
+    kl_json_t *alloc = kl_json_from_val(kl_val_get(st, "allocatable"));
+    bool same =
+        cap && alloc && kl_json_equal(cap, n->capacity) && kl_json_equal(alloc, n->capacity);
+    kl_json_free(cap);
+    kl_json_free(alloc);
+    if (!same)
+        return 0;
+    kl_val_t conds = kl_val_get(st, "conditions");
+    for (uint32_t i = 0; i < kl_val_len(conds); i++) {
+        kl_val_t c = kl_val_at(conds, i);
+        const char *t = kl_val_path_str(c, "type", NULL);
+        const char *hb = kl_val_path_str(c, "lastHeartbeatTime", NULL);
+        int64_t sec;
+        if (t == NULL || strcmp(t, "Ready") != 0 || hb == NULL ||
+            kl_time_parse_rfc3339(hb, &sec, NULL) < 0)
+            continue;
+        int64_t ms = sec * 1000, now = agent_now();
+        if (now - ms < n->a->report_ms)
+            return ms;
+    }
+    return 0;
+}
+
 int agent_node_register(agent_node_t *n, const kl_obj_t *existing)
 {
     if (existing == NULL)
@@ -565,8 +597,19 @@ int agent_node_register(agent_node_t *n, const kl_obj_t *existing)
         agent_check_ready(n->a);
         return 0;
     }
-    status_send(n);
     lease_send(n, false);
+    int64_t heartbeat = recent_heartbeat(n, existing);
+    if (heartbeat) {
+        /* Reported Ready a moment ago (an agent restarted quickly): carry on with the
+         * periodic reports from there, as if this kubelet had never stopped. */
+        n->reported_ready = true;
+        n->state = NODE_ACTIVE;
+        n->last_report_ms = heartbeat;
+        agent_node_heartbeat_start(n);
+        agent_check_ready(n->a);
+        return 0;
+    }
+    status_send(n);
     return 0;
 }
 
