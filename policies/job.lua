@@ -770,24 +770,11 @@ local function track(ctx, jc, needs_flush)
   return nil
 end
 
--- Pods whose labels no longer match the selector are released (controllerRef removed).
-local function release_unmatched(ctx, job, pods)
-  local spec_sel = job.spec.selector
-  if job.metadata.deletionTimestamp ~= nil or spec_sel == nil then return pods end
-  local sel = kube.labels.selector(spec_sel)
-  if sel == nil then return pods end
-  local kept
-  for i, pod in ipairs(pods) do
-    if not sel:matches(pod.metadata.labels or {}) then
-      kept = kept or table.move(pods, 1, i - 1, 1, {})
-      local patch = { metadata = { uid = pod.metadata.uid,
-        ownerReferences = { { ["$patch"] = "delete", uid = job.metadata.uid } } } }
-      ctx:patch(PODS, pod.metadata.namespace, pod.metadata.name, patch, { type = "strategic" })
-    elseif kept ~= nil then
-      kept[#kept + 1] = pod
-    end
-  end
-  return kept or pods
+-- A pod whose labels no longer match the selector is released (controllerRef removed).
+local function release(ctx, job, md)
+  local patch = { metadata = { uid = md.uid,
+    ownerReferences = { { ["$patch"] = "delete", uid = job.metadata.uid } } } }
+  ctx:patch(PODS, md.namespace, md.name, patch, { type = "strategic" })
 end
 
 local function sync_job(ctx, key, job)
@@ -824,7 +811,11 @@ local function sync_job(ctx, key, job)
       ctx:requeue_after(math.max(MIN_DELAY, EXPECTATIONS_TTL - age))
     end
   end
-  local pods = release_unmatched(ctx, job, ctx:list(PODS, { namespace = ns, owner = uid }))
+  -- Pods that no longer match the selector are released, and left out (claimPods).
+  local sel
+  if job.metadata.deletionTimestamp == nil and spec.selector ~= nil then
+    sel = kube.labels.selector(spec.selector)
+  end
 
   -- Finalizer removals issued earlier count as observed once the cache shows the pod without
   -- the finalizer, or without the pod.
@@ -832,22 +823,29 @@ local function sync_job(ctx, key, job)
   for u, t in pairs(rm) do
     if now - t > RM_EXPECTATION_TTL then rm[u] = nil end
   end
+  -- recs: a record per pod still to account for or to act on. Pods finished and counted
+  -- already (no tracking finalizer: most pods of a long Job) get no record; only the rare
+  -- paths that look at them (the back-off history, podFailurePolicy) read them from pods.
+  -- One walk, each pod's metadata read once: this is the part of a sync that grows with the
+  -- Job's size, and it must stay well inside the reconcile's time budget.
+  local pods, rec_of = {}, {}
   local recs, by_pod = {}, {}
   local active, terminating_list = {}, {}
   local ready = 0
   local still = {}
-  for i, pod in ipairs(pods) do
-    local md, pst = pod.metadata, pod.status
+  for _, pod in ipairs(ctx:list(PODS, { namespace = ns, owner = uid })) do
+    local md = pod.metadata
+    if sel ~= nil and not sel:matches(md.labels or {}) then
+      release(ctx, job, md)
+      goto continue
+    end
+    pods[#pods + 1] = pod
+    local pst = pod.status
     local phase = pst and pst.phase
     local terminal = phase == "Succeeded" or phase == "Failed"
     local fin = pu.has_finalizer(md.finalizers)
+    if terminal and not fin then goto continue end
     local r = { pod = pod, phase = phase, fin = fin }
-    if terminal and not fin then
-      -- Counted already: most pods of a long Job. Only the phase matters now.
-      r.failed = phase == "Failed"
-      recs[i] = r
-      goto continue
-    end
     r.uid, r.name = md.uid, md.name
     r.deleted = md.deletionTimestamp ~= nil
     if indexed then r.index = pu.completion_index(md.annotations) end
@@ -862,7 +860,8 @@ local function sync_job(ctx, key, job)
         active[#active + 1] = r
       end
     end
-    recs[i] = r
+    recs[#recs + 1] = r
+    rec_of[#pods] = r
     by_pod[pod] = r
     ::continue::
   end
@@ -923,6 +922,21 @@ local function sync_job(ctx, key, job)
       end
     end
   end
+  -- A record for a pod counted already (no record in recs), for the rare paths below.
+  local function counted_rec(i)
+    local pod = pods[i]
+    local phase = pod.status.phase
+    return { pod = pod, phase = phase, fin = false, failed = phase == "Failed" }
+  end
+  if backoff[key] == nil then
+    for i in ipairs(pods) do
+      if rec_of[i] == nil then
+        local r = counted_rec(i)
+        local list = r.phase == "Succeeded" and history.succ or history.fail
+        list[#list + 1] = r
+      end
+    end
+  end
   local counted_new_fail = #new_fail
   if pfp ~= nil then
     counted_new_fail = 0
@@ -951,7 +965,8 @@ local function sync_job(ctx, key, job)
     if ft ~= nil and ft.status == "True" then
       fc = new_cond("Failed", "True", ft.reason, ft.message, now)
     elseif pfp ~= nil then
-      for _, r in ipairs(recs) do
+      for i in ipairs(pods) do
+        local r = rec_of[i] or counted_rec(i)
         if r.failed then
           local msg = pfp_match(r)
           if msg ~= nil then
