@@ -174,7 +174,6 @@ static agent_node_t *node_new(kl_agent_t *a, const char *name, const kl_node_gro
     n->configured = configured;
     n->refs = 1;
     n->hb_slot = -1;
-    n->boot_ms = agent_now();
     n->allocatable = agent_res_new();
     n->used = agent_res_new();
     if (n->allocatable == NULL || n->used == NULL) {

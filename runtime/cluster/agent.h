@@ -13,11 +13,15 @@
  *     status with capacity = allocatable, nodeInfo, addresses (InternalIP, Hostname),
  *     daemonEndpoints and the conditions Ready, MemoryPressure, DiskPressure, PIDPressure and
  *     NetworkUnavailable as kubelet and the route controller report them;
- *   - renews its Lease in kube-node-lease (leaseDurationSeconds 40) every 10 s, the first
- *     renewal jittered so that thousands of nodes spread their writes evenly;
+ *   - renews its Lease in kube-node-lease (leaseDurationSeconds 40) every 10 s: the nodes are
+ *     spread over a wheel of 100 ms slots, so thousands of nodes renew evenly, and the
+ *     renewals of one slot go out together (through apiserver/local.h when the agent runs in
+ *     the API server's process, else as HTTPS merge patches);
  *   - patches its status every 10 s only when a condition differs from the API's copy (e.g.
  *     the node lifecycle controller set Ready=Unknown) and otherwise every 5 minutes
- *     (nodeStatusReportFrequency), refreshing lastHeartbeatTime;
+ *     (nodeStatusReportFrequency, the first period randomised so that nodes registered together
+ *     do not all report at once), refreshing lastHeartbeatTime; a node found Ready with a
+ *     report younger than that (an agent restarted quickly) is taken over without a write;
  *   - stops heartbeating while annotated kubelua.io/stopped=true (`kubelua node stop`): no
  *     Lease renewals, no node or pod status writes, pods bound to it meanwhile are not started
  *     and deletions are not acted upon; the pods it runs keep running, as on a machine cut off
@@ -35,7 +39,8 @@
  * succeed); activeDeadlineSeconds; graceful deletion (SIGTERM, then SIGKILL after the grace
  * period), then the final status and the delete with grace 0 and a uid precondition, as the
  * kubelet does. Status writes are strategic merge patches of pods/status, coalesced per loop
- * turn and skipped when nothing changed.
+ * turn and skipped when nothing changed. Process-mode containers also get the kubelet's Events.
+ * At most 128 of the agent's requests are in flight; the rest wait (heartbeats first).
  *
  * Restarts. With the same data directory (and API server) an agent picks its nodes and pods up
  * again: simulated containers carry on from their recorded start times; a process container

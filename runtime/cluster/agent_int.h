@@ -56,7 +56,6 @@ struct agent_pod {
     agent_ctr_t *init_rt, *ctr_rt;
     bool simulated;
     bool admitted;
-    bool adopted_running; /* found with a status from an earlier agent */
     struct kl_resources *requests;
     uv_timer_t timer;
     int64_t timer_due; /* 0: not armed */
@@ -73,7 +72,6 @@ struct agent_pod {
     int refs;  /* requests in flight + the agent's table */
     agent_pod_t *next_dirty;
     agent_pod_t *prev_in_node, *next_in_node;
-    bool closing; /* timer handle closing */
 };
 
 typedef enum node_state {
@@ -104,7 +102,6 @@ struct agent_node {
     bool lease_created;
     bool lease_inflight, status_inflight, lease_creating;
     int64_t last_report_ms;
-    int64_t boot_ms;
     /* Heartbeat wheel slot (agent.c): every node of a slot ticks together. */
     int hb_slot; /* -1: not on the wheel */
     agent_node_t *hb_prev, *hb_next;

@@ -198,7 +198,6 @@ static void pod_new(kl_agent_t *a, agent_node_t *n, const kl_obj_t *obj)
         /* Ran here before (an earlier agent): carry on from the API's record. */
         kl_podstatus_adopt(&p->ps, status);
         p->admitted = true;
-        p->adopted_running = true;
         p->ps.sandbox = true;
         kl_errinfo_t err;
         if (agent_res_set_pod(p->requests, spec, &err) == 0) {
