@@ -5,11 +5,14 @@
 // and the CPU used by the kubelua process (PID) meanwhile.
 //
 //   node bench/up_pods.mjs KUBECONFIG PID [PODS] [NAMESPACE]
+//   BOUND_ONLY=1: finish when every pod is bound (for nodes that no kubelet runs)
 import { readdirSync, readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 
 const [kubeconfig, pidArg, podsArg = '2000', ns = 'default'] = process.argv.slice(2);
 const PODS = Number(podsArg);
+// BOUND_ONLY=1: stop once every pod is bound (nodes without a kubelet never run them).
+const boundOnly = !!process.env.BOUND_ONLY;
 const pid = Number(pidArg);
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const ticks = (file) => {
@@ -68,6 +71,7 @@ const doneP = new Promise((r) => { done = r; });
         bound.add(name);
         tLastBind = now();
         if (!tFirstBind) tFirstBind = tLastBind;
+        if (boundOnly && bound.size >= PODS) done();
       }
       if (o.status && o.status.phase === 'Running' && !running.has(name)) {
         running.add(name);
