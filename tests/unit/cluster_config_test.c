@@ -1,7 +1,6 @@
 /* The configuration of `kubelua up --config` (cluster/config.h): defaults, a full example,
  * strictness with line numbers, node expansion. */
 #include "cluster/config.h"
-
 #include "unit/test_util.h"
 
 static kl_cluster_config_t *ok(const char *text)
@@ -129,7 +128,8 @@ static void test_strict(void **state)
 {
     (void)state;
     bad("mode: process\nnodez: []\n", 2, "unknown field \"nodez\" in the configuration");
-    bad("nodes:\n  - count: 2\n    lables: {a: b}\n", 3, "unknown field \"lables\" in a node group");
+    bad("nodes:\n  - count: 2\n    lables: {a: b}\n", 3,
+        "unknown field \"lables\" in a node group");
     bad("podDefaults:\n  runDuraton: 1s\n", 2, "unknown field \"runDuraton\"");
     bad("mode: process\nmode: simulated\n", 2, "duplicate key \"mode\"");
     bad("mode: fast\n", 1, "expected process or simulated");

@@ -2,11 +2,10 @@
  * policy, container state transitions, pod phase, the status document (conditions, sorted
  * container statuses, transition times), adopting an existing status, QoS classes, node and pod
  * addresses. */
-#include "cluster/kubelet.h"
-
 #include "kubelua/json.h"
 #include "kubelua/object.h"
 
+#include "cluster/kubelet.h"
 #include "unit/test_util.h"
 
 static kl_obj_t *parse(const char *json)
@@ -220,9 +219,8 @@ static void test_status_json(void **state)
     const kl_json_t *cs = kl_json_get(st, "containerStatuses");
     assert_int_equal(cs->len, 2);
     assert_string_equal(kl_json_path_str(kl_json_at(cs, 0), "name", NULL), "c0");
-    assert_string_equal(
-        kl_json_path_str(kl_json_at(cs, 0), "state", "waiting", "reason", NULL),
-        "ContainerCreating");
+    assert_string_equal(kl_json_path_str(kl_json_at(cs, 0), "state", "waiting", "reason", NULL),
+                        "ContainerCreating");
     assert_int_equal(kl_json_get(st, "initContainerStatuses")->len, 1);
     kl_json_free(st);
 
@@ -265,8 +263,7 @@ static void test_status_json(void **state)
     assert_int_equal(kl_podstatus_json(&ps, 1700000010000, &st), 0);
     assert_string_equal(kl_json_path_str(st, "phase", NULL), "Succeeded");
     assert_string_equal(kl_json_path_str(cond(st, "Ready"), "reason", NULL), "PodCompleted");
-    assert_string_equal(kl_json_path_str(cond(st, "Initialized"), "reason", NULL),
-                        "PodCompleted");
+    assert_string_equal(kl_json_path_str(cond(st, "Initialized"), "reason", NULL), "PodCompleted");
     assert_string_equal(kl_json_path_str(cond(st, "PodReadyToStartContainers"), "status", NULL),
                         "False");
     kl_json_free(st);
@@ -415,10 +412,10 @@ static void test_ipam(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_backoff),     cmocka_unit_test(test_restart_policy),
+        cmocka_unit_test(test_backoff),      cmocka_unit_test(test_restart_policy),
         cmocka_unit_test(test_cstatus_runs), cmocka_unit_test(test_phase),
-        cmocka_unit_test(test_status_json), cmocka_unit_test(test_adopt),
-        cmocka_unit_test(test_qos),         cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_status_json),  cmocka_unit_test(test_adopt),
+        cmocka_unit_test(test_qos),          cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_ipam),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
