@@ -14,10 +14,15 @@ local H = require("daemonset.history")
 local P = require("daemonset.pods")
 local R = require("daemonset.rolling")
 
--- DaemonSets seen by reconciles, for the watch maps: key -> {ns, uid, selector}.
+-- DaemonSets seen by reconciles, for the watch maps: key -> {ns, uid, selector, ...}; and their
+-- keys by uid, for the pods watch.
 local known = {}
+local key_of_uid = {}
 -- Last seen (uid, labels, taints) of every node: only changes there can change placement.
 local node_seen = {}
+-- Bumped by the node watch whenever placement may have changed (a node added or deleted, or its
+-- labels or taints changed). A sync lists the nodes again only when it moved.
+local node_epoch = 0
 
 local function has_selector_terms(sel)
   if sel == nil then return false end
@@ -28,8 +33,10 @@ end
 -- ---- Per-sync state -------------------------------------------------------------------------
 
 -- Placement per node, memoised per DaemonSet for its template generation and keyed by the node's
--- view (see daemonset.pods): {name, shouldRun, shouldContinueRunning}.
-local function new_state(ctx, ds, k, nodes)
+-- view (see daemonset.pods): {name, shouldRun, shouldContinueRunning}. The nodes are listed only
+-- when the node watch saw a change that matters since the previous sync (node_epoch) or the
+-- template changed: a list of thousands of nodes costs more than the rest of a quiet sync.
+local function new_state(ctx, ds, k)
   local st = {
     ctx = ctx,
     ds = ds,
@@ -49,6 +56,14 @@ local function new_state(ctx, ds, k, nodes)
     wrote = false,
   }
   local generation = ds.metadata.generation
+  if k.nodes ~= nil and k.node_epoch == node_epoch and k.node_memo_generation == generation then
+    local t = k.nodes
+    st.node_names, st.node_by_name, st.run, st.cont = t.names, t.by_name, t.run, t.cont
+    st.desired = t.desired
+    return st
+  end
+  k.node_epoch = node_epoch
+  local nodes = ctx:list(C.NODES)
   local old = k.node_memo_generation == generation and k.node_memo or {}
   local n = #nodes
   -- Nothing changed since the previous sync: same views, so the same placement.
@@ -100,18 +115,24 @@ local function pods_index(st)
   return idx, err
 end
 
--- Node names of the index that are not in the node list, sorted.
+-- Node names of the index that are not in the node list, sorted (shared: not to be modified);
+-- the same answer for the same node list and index.
 local function gone_nodes(st, idx)
+  local k = st.k
+  local c = k.gone_cache
+  if c and c.nodes == k.nodes and c.idx == idx then return c.gone end
   local gone = {}
   local seen = 0
   for i = 1, #st.node_names do
     if idx[st.node_names[i]] ~= nil then seen = seen + 1 end
   end
-  if seen == st.idx_n then return gone end
-  for name in pairs(idx) do
-    if st.node_by_name[name] == nil then gone[#gone + 1] = name end
+  if seen ~= st.idx_n then
+    for name in pairs(idx) do
+      if st.node_by_name[name] == nil then gone[#gone + 1] = name end
+    end
+    table.sort(gone)
   end
-  table.sort(gone)
+  k.gone_cache = { nodes = k.nodes, idx = idx, gone = gone }
   return gone
 end
 
@@ -326,19 +347,21 @@ end
 
 local function sync(ctx, key)
   local ds = ctx:get(C.DS, key)
+  local k = known[key]
   if ds == nil then
+    if k ~= nil then key_of_uid[k.uid] = nil end
     known[key] = nil
     return
   end
-  local k = known[key]
   if k == nil or k.uid ~= ds.metadata.uid then
     local sel, perr = kube.labels.selector(ds.spec.selector)
     if sel == nil then return nil, "invalid selector: " .. tostring(perr) end
-    k = { ns = ds.metadata.namespace, uid = ds.metadata.uid, selector = sel }
+    if k ~= nil then key_of_uid[k.uid] = nil end
+    k = { ns = ds.metadata.namespace, uid = ds.metadata.uid, selector = sel, pod_epoch = 0 }
     known[key] = k
+    key_of_uid[k.uid] = key
   end
   C.backoff_gc(ctx.now)
-  local nodes = ctx:list(C.NODES)
   if not has_selector_terms(ds.spec.selector) then
     ctx:event(ds, "Warning", "SelectingAll",
       "This daemon set is selecting all pods. A non-empty selector is required.")
@@ -353,7 +376,7 @@ local function sync(ctx, key)
   if not cur then
     return nil, "failed to construct revisions of DaemonSet: " .. tostring(herr)
   end
-  local st = new_state(ctx, ds, k, nodes)
+  local st = new_state(ctx, ds, k)
   st.hash = cur.metadata.labels[C.HASH_LABEL]
 
   if not ctx:satisfied() then
@@ -423,6 +446,7 @@ local function map_node(node, _, change)
   local md = node.metadata
   if change == "delete" then
     node_seen[md.name] = nil
+    node_epoch = node_epoch + 1
     return all_known()
   end
   local labels = md.labels and kube.json.encode(md.labels) or ""
@@ -430,13 +454,27 @@ local function map_node(node, _, change)
   local fp = tostring(md.uid) .. "\n" .. labels .. "\n" .. taints
   if node_seen[md.name] == fp then return nil end
   node_seen[md.name] = fp
+  node_epoch = node_epoch + 1
   return all_known()
 end
 
--- Pods and revisions with a controller are handled through `owns` / their owner; orphans wake
--- the DaemonSets whose selector matches them (adoption).
-local function map_orphan_pod(pod)
-  if C.controller_uid(pod) ~= nil then return nil end
+-- A change to a pod of a known DaemonSet (now or before the change) bumps that DaemonSet's
+-- pod_epoch: its next claim lists its pods again (daemonset.pods). Pods with a controller are
+-- enqueued through `owns`; orphans wake the DaemonSets whose selector matches them (adoption).
+local function bump_pods(uid)
+  local key = uid and key_of_uid[uid]
+  local k = key and known[key]
+  if k ~= nil then k.pod_epoch = k.pod_epoch + 1 end
+end
+
+local function map_pod(pod, old)
+  local uid = C.controller_uid(pod)
+  bump_pods(uid)
+  if old ~= nil then
+    local old_uid = C.controller_uid(old)
+    if old_uid ~= uid then bump_pods(old_uid) end
+  end
+  if uid ~= nil then return nil end
   local md = pod.metadata
   return matching_pods(md.namespace, md.labels)
 end
@@ -464,7 +502,7 @@ return {
   owns = { C.PODS },
   watches = {
     { resource = C.NODES, map = map_node },
-    { resource = C.PODS, map = map_orphan_pod },
+    { resource = C.PODS, map = map_pod },
     -- Not in `owns`: revision events must not count as pod creations in the expectations.
     { resource = C.REVISIONS, map = map_revision },
   },

@@ -41,11 +41,18 @@ M.new_info = new_info
 
 -- ClaimPods: info records of the pods of the namespace owned by the DaemonSet whose labels still
 -- match its selector, plus matching orphans, which are adopted; owned pods that no longer match
--- are released. st.k is the DaemonSet's entry of the policy's registry: memo (view -> info) and
+-- are released. st.k is the DaemonSet's entry of the policy's registry: memo (view -> info),
 -- orphans (set by the orphan watch; a full scan for orphans happens only then, and on the first
--- claim).
+-- claim) and pod_epoch (bumped by the pods watch on any change to the DaemonSet's pods).
 function M.claim(st)
   local ctx, ds, ns, uid, sel, k = st.ctx, st.ds, st.ns, st.uid, st.selector, st.k
+  -- No pod of the DaemonSet changed (k.pod_epoch, bumped by the pods watch) and no orphan to
+  -- look at since the previous claim: the same records, without listing the pods.
+  local epoch = k.pod_epoch
+  if k.claimed ~= nil and k.claim_epoch == epoch and k.orphans == false then
+    return k.claimed, nil
+  end
+  k.claim_epoch = epoch
   local old_memo = k.pod_memo or {}
   local owned = ctx:list(C.PODS, { namespace = ns, owner = uid })
   local n = #owned
