@@ -21,10 +21,12 @@
 -- Where it differs, and why:
 --   * The controller's local zone is kube.time.zone("Local"), found as Go finds time.Local ($TZ,
 --     else /etc/localtime, else UTC). `kubelua test` specs assume it is UTC.
---   * Upstream re-reads the CronJob and Jobs from the API server (not its cache) before calling a
---     Job missing or unexpected. live_get() below asks the runtime for an uncached read; until
---     the runtime offers one it reads the cache, and creation expectations cover the common lag
---     (our own new Job not yet in the cache): a sync waits until it has seen its own Job.
+--   * As upstream, the CronJob and Jobs are read again from the API server (ctx:get with
+--     fresh = true) before a Job is called missing or unexpected; a read that fails otherwise
+--     than NotFound ends the sync with an error (retried with backoff). Creation expectations
+--     also cover the common lag (our own new Job not yet in the cache): a sync waits until it has
+--     seen its own Job. When the fresh CronJob lists the Job, only that reference is taken from
+--     it (upstream continues with the whole fresh copy).
 --   * Jobs are found through the owner index (controller reference with this CronJob's uid);
 --     upstream lists the namespace and matches the controller reference's name only.
 --   * Deleting a Job that is already gone counts as deleted (upstream warns FailedDelete).
@@ -101,8 +103,8 @@ local function parse_schedule(spec)
   return e.cron, e.err
 end
 
--- An uncached read (upstream uses one to confirm what the cache says). The runtime reads its
--- cache for now and ignores the option; see the header.
+-- An uncached read from the API server (upstream uses one to confirm what the cache says):
+-- the object; nil when it does not exist; nil, err when the read failed.
 local function live_get(ctx, resource, ns, name)
   return ctx:get(resource, ns, name, { fresh = true })
 end
@@ -361,7 +363,8 @@ local function reconcile(ctx, key)
     end
   end
 
-  -- 2. status.active against the Jobs; lastSuccessfulTime.
+  -- 2. status.active against the Jobs; lastSuccessfulTime. A failed fresh read ends the sync
+  -- here (sync_err set): upstream returns the error before scheduling.
   local children = {}
   local last_success = parse_time(status.lastSuccessfulTime)
   for _, j in ipairs(jobs) do
@@ -370,7 +373,11 @@ local function reconcile(ctx, key)
     local cond = finished_condition(j)
     local found = in_active(status, juid)
     if not found and cond == nil then
-      local fresh = live_get(ctx, CRONJOBS, ns, name)
+      local fresh, ferr = live_get(ctx, CRONJOBS, ns, name)
+      if ferr then
+        sync_err = "getting cronjob " .. key .. ": " .. ferr.message
+        break
+      end
       local listed = false
       if fresh and fresh.metadata.uid == uid and fresh.status and fresh.status.active then
         for _, ref in ipairs(fresh.status.active) do
@@ -403,10 +410,13 @@ local function reconcile(ctx, key)
 
   -- Active references whose Job is gone.
   local refs = status.active
-  for _, ref in ipairs(refs) do
+  for _, ref in ipairs(sync_err == nil and refs or {}) do
     if not children[ref.uid] then
-      local j = live_get(ctx, JOBS, ref.namespace or ns, ref.name)
-      if j == nil then
+      local j, jerr = live_get(ctx, JOBS, ref.namespace or ns, ref.name)
+      if jerr then
+        sync_err = "getting job " .. tostring(ref.name) .. ": " .. jerr.message
+        break
+      elseif j == nil then
         event("Normal", "MissingJob", "Active job went missing: " .. tostring(ref.name))
         remove_from_active(status, ref.uid)
         dirty = true
@@ -484,9 +494,10 @@ local function reconcile(ctx, key)
     if policy == "Replace" then
       local old = status.active
       for _, ref in ipairs(old) do
-        local j = live_get(ctx, JOBS, ref.namespace or ns, ref.name)
+        local j, jerr = live_get(ctx, JOBS, ref.namespace or ns, ref.name)
         if j == nil then
-          local msg = string.format('jobs.batch "%s" not found', tostring(ref.name))
+          local msg = jerr and jerr.message
+            or string.format('jobs.batch "%s" not found', tostring(ref.name))
           event("Warning", "FailedGet", "Get job: " .. msg)
           sync_err = msg
           return nil
@@ -507,9 +518,10 @@ local function reconcile(ctx, key)
       if err.already_exists then
         -- Created before (a crash before the status write, or a stale status): ours if we
         -- control it and it is not listed yet.
-        job = live_get(ctx, JOBS, ns, jname)
+        local gerr
+        job, gerr = live_get(ctx, JOBS, ns, jname)
         if job == nil then
-          sync_err = err.message
+          sync_err = gerr and gerr.message or err.message
           return nil
         end
         if controller_uid(job) ~= uid then
@@ -536,7 +548,8 @@ local function reconcile(ctx, key)
     return requeue_delay(cj, status, sched, eval_tz, now)
   end
 
-  local delay = schedule()
+  local delay
+  if sync_err == nil then delay = schedule() end
 
   if dirty and status_changed(cj, status) then
     local _, err = write_status(ctx, cj, status)
