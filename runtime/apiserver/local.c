@@ -73,10 +73,21 @@ static void on_async(uv_async_t *a)
     l->head = l->tail = NULL;
     pthread_mutex_unlock(&l->mu);
     kl_res_t *res = kl_registry_find(l->srv->reg, "coordination.k8s.io", "v1", "leases");
-    for (job_t *j = jobs, *next; j; j = next) {
-        next = j->next;
+    /* One transaction for the whole batch; the agent hears back once it is committed. */
+    kl_errinfo_t err;
+    bool batched = kl_store_batch_begin(l->srv->store, &err) == 0;
+    for (job_t *j = jobs; j; j = j->next)
         for (size_t i = 0; i < j->n; i++)
             j->leases[i].rc = res ? renew(l->srv, res, &j->leases[i]) : KL_ENOTFOUND;
+    if (batched && kl_store_batch_end(l->srv->store, &err) < 0) {
+        KL_WARN("apiserver", "committing lease renewals failed: %s", err.msg);
+        for (job_t *j = jobs; j; j = j->next)
+            for (size_t i = 0; i < j->n; i++)
+                if (j->leases[i].rc == 0)
+                    j->leases[i].rc = KL_EIO;
+    }
+    for (job_t *j = jobs, *next; j; j = next) {
+        next = j->next;
         j->done(j->leases, j->n, j->ud);
         free(j);
     }

@@ -24,6 +24,7 @@ struct kl_store {
     size_t nobjects;
     kl_store_event_cb cb;
     void *cb_data;
+    bool batch; /* a transaction spans several writes (kl_store_batch_begin) */
 };
 
 kl_sobj_t *kl_sobj_ref(kl_sobj_t *o)
@@ -405,9 +406,11 @@ static int write_row(kl_store_t *st, int64_t rv, const char *key, int type, cons
                      size_t len, int64_t prev_rv, kl_errinfo_t *err)
 {
     int rc = 0;
-    sqlite3_reset(st->begin);
-    if (sqlite3_step(st->begin) != SQLITE_DONE)
-        return db_err(st, err, "begin");
+    if (!st->batch) {
+        sqlite3_reset(st->begin);
+        if (sqlite3_step(st->begin) != SQLITE_DONE)
+            return db_err(st, err, "begin");
+    }
     sqlite3_reset(st->ins);
     sqlite3_bind_int64(st->ins, 1, rv);
     sqlite3_bind_text(st->ins, 2, key, -1, SQLITE_STATIC);
@@ -425,6 +428,8 @@ static int write_row(kl_store_t *st, int64_t rv, const char *key, int type, cons
             goto fail;
         }
     }
+    if (st->batch)
+        return 0;
     sqlite3_reset(st->commit);
     if (sqlite3_step(st->commit) != SQLITE_DONE) {
         rc = db_err(st, err, "commit");
@@ -432,9 +437,37 @@ static int write_row(kl_store_t *st, int64_t rv, const char *key, int type, cons
     }
     return 0;
 fail:
+    if (st->batch)
+        return rc; /* the batch's other rows stay; this one was not inserted */
     sqlite3_reset(st->rollback);
     sqlite3_step(st->rollback);
     return rc;
+}
+
+int kl_store_batch_begin(kl_store_t *st, kl_errinfo_t *err)
+{
+    if (st->batch)
+        return 0;
+    sqlite3_reset(st->begin);
+    if (sqlite3_step(st->begin) != SQLITE_DONE)
+        return db_err(st, err, "begin");
+    st->batch = true;
+    return 0;
+}
+
+int kl_store_batch_end(kl_store_t *st, kl_errinfo_t *err)
+{
+    if (!st->batch)
+        return 0;
+    st->batch = false;
+    sqlite3_reset(st->commit);
+    if (sqlite3_step(st->commit) != SQLITE_DONE) {
+        int rc = db_err(st, err, "commit");
+        sqlite3_reset(st->rollback);
+        sqlite3_step(st->rollback);
+        return rc;
+    }
+    return 0;
 }
 
 static int emit(kl_store_t *st, kl_table_t *t, const char *name_key, kl_evtype_t type,

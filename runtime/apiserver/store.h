@@ -109,6 +109,13 @@ KL_NODISCARD int kl_store_put(kl_store_t *st, kl_table_t *t, const char *name_ke
 KL_NODISCARD int kl_store_delete(kl_store_t *st, kl_table_t *t, const char *name_key,
                                  const char *json, size_t len, kl_obj_t *doc, kl_errinfo_t *err);
 
+/* Group commit: the writes between begin and end share one SQLite transaction (one WAL
+ * append instead of one per write). Answer the writers only after end returned 0: until
+ * then their rows are not durable. A failed row inside a batch is left out; the others
+ * stay. */
+KL_NODISCARD int kl_store_batch_begin(kl_store_t *st, kl_errinfo_t *err);
+KL_NODISCARD int kl_store_batch_end(kl_store_t *st, kl_errinfo_t *err);
+
 /* Entries of t sorted by name key (namespace, then name), valid until the next write. */
 kl_entry_t **kl_store_sorted(kl_table_t *t, size_t *n);
 

@@ -25,7 +25,11 @@ struct kl_leader {
     int64_t transitions;
     void (*release_done)(void *);
     void *release_ud;
+    bool release_wanted; /* kl_leader_release came while a request was in flight */
+    bool was_leading;    /* the lease is ours to give back */
 };
+
+static void do_release(kl_leader_t *l);
 
 static double now_s(void)
 {
@@ -89,6 +93,17 @@ static void after_write(kl_client_t *c, int rc, const kl_obj_t *body, const kl_s
 {
     kl_leader_t *l = ud;
     l->busy = false;
+    if (l->release_wanted) {
+        /* Stopping: release from what this write left (its resourceVersion when it won). */
+        if (rc == 0) {
+            const char *rv =
+                kl_val_path_str(kl_obj_root(body), "metadata", "resourceVersion", NULL);
+            snprintf(l->observed_rv, sizeof(l->observed_rv), "%s", rv ? rv : "");
+            l->was_leading = true;
+        }
+        do_release(l);
+        return;
+    }
     if (rc == 0) {
         l->last_renew = now_s();
         const char *rv = kl_val_path_str(kl_obj_root(body), "metadata", "resourceVersion", NULL);
@@ -109,6 +124,18 @@ static void after_get(kl_client_t *c, int rc, const kl_obj_t *body, const kl_sta
                       void *ud)
 {
     kl_leader_t *l = ud;
+    if (l->release_wanted) {
+        l->busy = false;
+        if (rc == 0) {
+            const char *rv =
+                kl_val_path_str(kl_obj_root(body), "metadata", "resourceVersion", NULL);
+            const char *holder = kl_val_path_str(kl_obj_root(body), "spec", "holderIdentity", NULL);
+            snprintf(l->observed_rv, sizeof(l->observed_rv), "%s", rv ? rv : "");
+            l->was_leading = holder && strcmp(holder, l->identity) == 0;
+        }
+        do_release(l);
+        return;
+    }
     kl_resource_t r = lease_res(l);
     kl_req_opts_t o = {0};
     if (rc == KL_ENOTFOUND) {
@@ -251,11 +278,23 @@ void kl_leader_release(kl_leader_t *l, void (*done)(void *ud), void *ud)
 {
     l->stopped = true;
     uv_timer_stop(l->timer);
-    bool was = l->leading;
+    l->was_leading = l->leading;
     set_leading(l, false);
     l->release_done = done;
     l->release_ud = ud;
-    if (!was) {
+    l->release_wanted = true;
+    /* A renew in flight would make a release sent now carry a stale resourceVersion: wait for
+     * its answer (after_get / after_write call do_release). */
+    if (!l->busy)
+        do_release(l);
+}
+
+static void do_release(kl_leader_t *l)
+{
+    l->release_wanted = false;
+    void (*done)(void *) = l->release_done;
+    void *ud = l->release_ud;
+    if (!l->was_leading) {
         if (done)
             done(ud);
         return;
