@@ -52,7 +52,9 @@ static void put(kl_fake_t *f, const char *json)
     kl_json_free(j);
 }
 
-static double run(const char *policy, int keys, int pods, double *per_key)
+static void settle(uv_loop_t *loop, kl_manager_t *m, kl_fake_t *f);
+
+static double run(const char *policy, int keys, int pods, double *per_key, double *startup)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -83,17 +85,23 @@ static double run(const char *policy, int keys, int pods, double *per_key)
     if (kl_manager_new(&mo, &m) < 0)
         exit(1);
     kl_errinfo_t err;
-    double t0 = now();
-    if (kl_manager_add_buffer(m, "bench.lua", NULL, policy, strlen(policy), NULL, &err) < 0) {
+    /* Start-up (the cache replayed to the new controller, every key reconciled once) is not
+     * what is measured: a reload afterwards enqueues every key again, and those reconciles
+     * are timed. */
+    kl_controller_t *c;
+    double t_start = now();
+    if (kl_manager_add_buffer(m, "bench.lua", NULL, policy, strlen(policy), &c, &err) < 0) {
         fprintf(stderr, "policy: %s\n", err.msg);
         exit(1);
     }
-    int quiet = 0;
-    while (quiet < 3) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        kl_manager_kick(m);
-        quiet = kl_manager_idle(m) && kl_fake_idle(f) ? quiet + 1 : 0;
+    settle(&loop, m, f);
+    *startup = now() - t_start;
+    double t0 = now();
+    if (kl_manager_reload(m, c, policy, strlen(policy), &err) < 0) {
+        fprintf(stderr, "reload: %s\n", err.msg);
+        exit(1);
     }
+    settle(&loop, m, f);
     double dt = now() - t0;
     *per_key = dt / keys;
     kl_manager_free(m);
@@ -103,17 +111,27 @@ static double run(const char *policy, int keys, int pods, double *per_key)
     return dt;
 }
 
+static void settle(uv_loop_t *loop, kl_manager_t *m, kl_fake_t *f)
+{
+    int quiet = 0;
+    while (quiet < 3) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        kl_manager_kick(m);
+        quiet = kl_manager_idle(m) && kl_fake_idle(f) ? quiet + 1 : 0;
+    }
+}
+
 int main(int argc, char **argv)
 {
     int keys = argc > 1 ? atoi(argv[1]) : 200000;
     int pods = argc > 2 ? atoi(argv[2]) : 1000;
-    double per;
-    double dt = run(empty_policy, keys, 0, &per);
+    double per, startup;
+    double dt = run(empty_policy, keys, 0, &per, &startup);
     printf("empty policy: %d reconciles in %.3f s: %.2f us per reconcile (queue + coroutine + "
-           "ctx + result)\n",
-           keys, dt, per * 1e6);
+           "ctx + result); start-up with the cache replayed: %.3f s\n",
+           keys, dt, per * 1e6, startup);
     int k2 = keys / 100 > 100 ? keys / 100 : 100;
-    dt = run(reading_policy, k2, pods, &per);
+    dt = run(reading_policy, k2, pods, &per, &startup);
     printf("policy reading %d cached pods per reconcile: %d reconciles in %.3f s: %.1f us per "
            "reconcile, %.0f pods read per second\n",
            pods, k2, dt, per * 1e6, pods / per);
