@@ -16,6 +16,9 @@
 --    are handled on their own events under the key "<ns>/pod:<name>" (the orphan-pod worker):
 --    adopted by a running Job that selects them, else stripped of the tracking finalizer;
 --  * pod deletions that fail do not lower status.ready.
+-- And because of the runtime: a sync's API calls go one at a time (each ctx call waits for its
+-- answer), where upstream creates a slow-start batch's pods, and removes finalizers, in
+-- parallel; the caps per sync are upstream's.
 local kube = require("kube")
 local iv = require("job.indexes")
 local pu = require("job.podutil")
