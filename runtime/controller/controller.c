@@ -143,7 +143,8 @@ static int load_generation(kl_manager_t *m, const char *name, const char *path,
                            .policy_dir = dir,
                            .modules = modules,
                            .mem_limit = m->o.mem_limit,
-                           .time_budget_ms = m->o.time_budget_ms};
+                           .time_budget_ms = m->o.time_budget_ms,
+                           .instr_budget = m->o.instr_budget};
     kl_script_t *s;
     int rc = kl_script_new(&so, &s);
     if (rc < 0)
@@ -505,7 +506,9 @@ static void start_one(kl_controller_t *c, const char *key)
                                .push_args = push_reconcile_args,
                                .push_ud = r,
                                .done = reconcile_done,
-                               .done_ud = r};
+                               .done_ud = r,
+                               .time_budget_ms = c->m->o.time_budget_ms,
+                               .instr_budget = c->m->o.instr_budget};
     kl_errinfo_t err;
     kl_invocation_t *inv = NULL;
     int rc = kl_invocation_start(c->script, &io, &inv, &err);
@@ -885,6 +888,12 @@ void kl_manager_free(kl_manager_t *m)
     free(m->field_manager);
     free(m->instance);
     free(m);
+}
+
+void kl_manager_set_budget(kl_manager_t *m, uint32_t time_budget_ms, uint64_t instr_budget)
+{
+    m->o.time_budget_ms = time_budget_ms;
+    m->o.instr_budget = instr_budget;
 }
 
 void kl_manager_set_leader(kl_manager_t *m, bool leader)

@@ -48,6 +48,7 @@ typedef struct kl_manager_opts {
     uint64_t (*clock)(void *data);
     void *clock_data;
     uint32_t time_budget_ms; /* per reconcile Lua time; 0: the script default (1 s) */
+    uint64_t instr_budget;   /* per reconcile Lua VM instructions; 0: unlimited */
     size_t mem_limit;        /* per policy state; 0: default (64 MiB) */
 } kl_manager_opts_t;
 
@@ -71,6 +72,8 @@ KL_NODISCARD int kl_manager_reload(kl_manager_t *m, kl_controller_t *c, const ch
 /* Reconciling only happens while the manager leads (leader election); informers and queues
  * keep running meanwhile. Default true. Losing leadership cancels the reconciles in flight at
  * once; gaining it enqueues every primary object again. */
+/* Budgets of the reconciles started from now on (0: the script's default). */
+void kl_manager_set_budget(kl_manager_t *m, uint32_t time_budget_ms, uint64_t instr_budget);
 void kl_manager_set_leader(kl_manager_t *m, bool leader);
 /* Stops starting reconciles for good; those in flight finish (shutdown). */
 void kl_manager_drain(kl_manager_t *m);

@@ -523,6 +523,7 @@ int kl_test_run_file(const char *path, FILE *out, kl_test_result_t *res, kl_erri
         .clock = fake_clock,
         .clock_data = &r,
         .time_budget_ms = (uint32_t)kl_json_int_or(kl_json_get(spec, "budget_ms"), 0),
+        .instr_budget = (uint64_t)kl_json_int_or(kl_json_get(spec, "budget_instructions"), 0),
         .mem_limit = (size_t)kl_json_int_or(kl_json_get(spec, "memory_mb"), 0) << 20,
     };
     if ((rc = kl_manager_new(&mo, &r.m)) < 0) {
@@ -559,6 +560,10 @@ int kl_test_run_file(const char *path, FILE *out, kl_test_result_t *res, kl_erri
                 run_idle(&r, max);
         } else if (kl_json_get(s, "fail")) {
             step_fail(&r, kl_json_get(s, "fail"));
+        } else if (kl_json_get(s, "budget")) {
+            const kl_json_t *b = kl_json_get(s, "budget");
+            kl_manager_set_budget(r.m, (uint32_t)kl_json_int_or(kl_json_get(b, "ms"), 0),
+                                  (uint64_t)kl_json_int_or(kl_json_get(b, "instructions"), 0));
         } else if (kl_json_get(s, "expect")) {
             step_expect(&r, kl_json_get(s, "expect"));
         } else {

@@ -5,6 +5,8 @@
  *   policy: ../../policies/job.lua        # relative to the spec
  *   now: "2026-01-01T00:00:00Z"            # the fake clock's start (optional)
  *   budget_ms: 200                         # Lua time per reconcile (optional, default 1000)
+ *   budget_instructions: 200000            # Lua VM instructions per reconcile (optional;
+ *                                          # a kill point that does not depend on the machine)
  *   memory_mb: 16                          # Lua memory ceiling (optional, default 64)
  *   resources:                             # custom resources to declare (optional)
  *     - {resource: example.com/v1/widgets, kind: Widget, namespaced: true}
@@ -21,6 +23,8 @@
  *     - fail: [{op: create, resource: v1/pods, name: x, code: 500, reason: InternalError,
  *               message: "...", times: 1}]  # later matching writes fail (times -1: all);
  *                                           # "fail: []" removes every rule
+ *     - budget: {ms: 50, instructions: 100000}  # the next reconciles' budgets (0 or absent:
+ *                                           # the default)
  *     - expect:
  *         writes:                          # writes since the previous expect
  *           - {op: create, resource: v1/pods, count: 2}

@@ -148,7 +148,7 @@ pass "metrics endpoint serves workqueue, rest client, reconcile and Lua metrics"
 
 # Graceful stop.
 kill -TERM "$MAIN_PID"
-wait "$MAIN_PID" || fail "kubelua run did not exit 0 on SIGTERM"
+wait "$MAIN_PID" || { rc=$?; cat "$MAIN_LOG"; fail "kubelua run did not exit 0 on SIGTERM (status $rc)"; }
 log_has "$MAIN_LOG" "run: stopped" || fail "no orderly stop"
 pass "SIGTERM stops the process with status 0"
 
