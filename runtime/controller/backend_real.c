@@ -29,6 +29,7 @@ struct kl_real {
     char *namespace; /* restrict namespaced informers, or NULL */
     kl_strmap_t res; /* spec -> rres_t */
     handler_t *handlers;
+    struct wpending *writes; /* in flight; cancelled and freed by kl_real_free */
     bool started;
 };
 
@@ -170,14 +171,28 @@ static void op_each(kl_backend_t *b, kl_rtype_t *t, const kl_cache_query_t *q,
 /* ---- Writes ----------------------------------------------------------------------------- */
 
 typedef struct wpending {
+    struct wpending *prev, *next;
+    kl_real_t *r;
+    kl_req_t *req;
     kl_write_cb cb;
     void *ud;
 } wpending_t;
+
+static void unlink_write(wpending_t *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        p->r->writes = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+}
 
 static void on_response(kl_client_t *c, int rc, const kl_obj_t *body, const kl_status_t *st,
                         void *ud)
 {
     wpending_t *p = ud;
+    unlink_write(p);
     kl_write_status_t ws = {0};
     if (rc < 0 && st) {
         ws.code = st->http_code;
@@ -220,21 +235,23 @@ static int op_write(kl_backend_t *b, const kl_write_t *w, kl_write_cb cb, void *
         kl_buf_cleanup(&body);
         return kl_err(err, KL_ENOMEM, "out of memory");
     }
-    p->cb = cb;
-    p->ud = ud;
+    *p = (wpending_t){.r = r, .next = r->writes, .cb = cb, .ud = ud};
+    if (r->writes)
+        r->writes->prev = p;
+    r->writes = p;
     int rc;
     switch (w->op) {
     case KL_WRITE_CREATE:
         if (w->subresource == NULL)
             cr.name = NULL; /* POST to the collection; a subresource POST names its parent */
-        rc = kl_client_create(r->client, &cr, &o, body.data, body.len, on_response, p, NULL);
+        rc = kl_client_create(r->client, &cr, &o, body.data, body.len, on_response, p, &p->req);
         break;
     case KL_WRITE_UPDATE:
         if (w->subresource && strcmp(w->subresource, "status") == 0)
             rc = kl_client_update_status(r->client, &cr, &o, body.data, body.len, on_response, p,
-                                         NULL);
+                                         &p->req);
         else
-            rc = kl_client_update(r->client, &cr, &o, body.data, body.len, on_response, p, NULL);
+            rc = kl_client_update(r->client, &cr, &o, body.data, body.len, on_response, p, &p->req);
         break;
     case KL_WRITE_PATCH: {
         kl_patch_type_t pt = KL_PATCH_MERGE;
@@ -244,18 +261,19 @@ static int op_write(kl_backend_t *b, const kl_write_t *w, kl_write_cb cb, void *
             pt = KL_PATCH_STRATEGIC;
         else if (w->patch_type && strcmp(w->patch_type, "apply") == 0)
             pt = KL_PATCH_APPLY;
-        rc = kl_client_patch(r->client, &cr, &o, pt, body.data, body.len, on_response, p, NULL);
+        rc = kl_client_patch(r->client, &cr, &o, pt, body.data, body.len, on_response, p, &p->req);
         break;
     }
     case KL_WRITE_GET:
-        rc = kl_client_get(r->client, &cr, NULL, on_response, p, NULL);
+        rc = kl_client_get(r->client, &cr, NULL, on_response, p, &p->req);
         break;
     default:
-        rc = kl_client_delete(r->client, &cr, &o, on_response, p, NULL);
+        rc = kl_client_delete(r->client, &cr, &o, on_response, p, &p->req);
         break;
     }
     kl_buf_cleanup(&body);
     if (rc < 0) {
+        unlink_write(p);
         free(p);
         return kl_err(err, rc, "starting the request failed: %s", kl_strerror(rc));
     }
@@ -371,6 +389,15 @@ void kl_real_free(kl_real_t *r)
 {
     if (r == NULL)
         return;
+    /* Writes still in flight (a stop does not wait for them) are cancelled: their callbacks
+     * would reach a manager that is gone. */
+    while (r->writes) {
+        wpending_t *p = r->writes;
+        r->writes = p->next;
+        if (p->req)
+            kl_client_cancel(p->req);
+        free(p);
+    }
     kl_informers_free(r->infs);
     while (r->handlers) {
         handler_t *h = r->handlers;
