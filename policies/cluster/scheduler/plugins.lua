@@ -380,6 +380,33 @@ local function scan(pod, info, s, shape, start, want, scored)
 end
 
 -- Picks a node for the pod: the record, or nil and a diagnosis {reason, message, resolvable}.
+-- The search among the few nodes the pod's affinity names (PreFilter): the one feasible node,
+-- or nil when there are none or several (the full search then decides, with its scores and
+-- its diagnosis). A pod pinned to a node (each DaemonSet pod) costs one evaluation instead of
+-- one per node, and its one-off signature stays out of the memo.
+local TRANSIENT = 0
+local function pick_named(pod, info, shape)
+  local names = info.names
+  if #names > 8 then return nil end
+  local s = {
+    id = TRANSIENT,
+    tolerates_unschedulable = kube.nodes.untolerated_taint(UNSCHEDULABLE_TAINT, pod) == nil,
+  }
+  local best
+  for i = 1, #names do
+    local r = cache.nodes[names[i]]
+    if r ~= nil and r.present then
+      local score = evaluate(r, s, pod, info, shape)
+      r.cache[TRANSIENT], r.pt[TRANSIENT], r.pa[TRANSIENT] = nil, nil, nil
+      if score and ports_free(r, info) then
+        if best ~= nil and best ~= r then return nil end
+        best = r
+      end
+    end
+  end
+  return best
+end
+
 function M.pick(pod, info)
   local n = #cache.list
   if n == 0 then
@@ -389,8 +416,12 @@ function M.pick(pod, info)
       resolvable = true,
     }
   end
-  local s = signature(pod, info)
   local shape = shape_id(info)
+  if info.names ~= nil then
+    local r = pick_named(pod, info, shape)
+    if r ~= nil then return r end
+  end
+  local s = signature(pod, info)
   local want = feasible_to_find(n)
   local start = cache.next_start % n
   local scored = info.preferred ~= nil or cache.pns_nodes > 0

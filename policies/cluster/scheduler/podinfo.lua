@@ -114,6 +114,32 @@ local function enc(v)
   return kube.json.encode(v)
 end
 
+-- The nodes a pod's required node affinity can match at most, as upstream's NodeAffinity
+-- PreFilter finds them: when every term requires `metadata.name In [...]` (a DaemonSet's pods
+-- do), the names those requirements list; otherwise nil (any node).
+function M.node_names(aff)
+  local req = aff and aff.requiredDuringSchedulingIgnoredDuringExecution
+  local terms = req and req.nodeSelectorTerms
+  if terms == nil or #terms == 0 then return nil end
+  local names = {}
+  for i = 1, #terms do
+    local fields = terms[i].matchFields
+    local found = false
+    for k = 1, fields and #fields or 0 do
+      local f = fields[k]
+      if f.key == "metadata.name" and f.operator == "In" and f.values ~= nil then
+        for v = 1, #f.values do
+          names[#names + 1] = f.values[v]
+        end
+        found = true
+        break
+      end
+    end
+    if not found then return nil end
+  end
+  return names
+end
+
 -- Everything a scheduling attempt needs: usage plus the request split for the fit check, the
 -- constraint signature and the preferred node affinity terms.
 function M.info(pod)
@@ -142,6 +168,7 @@ function M.info(pod)
   local aff = spec.affinity and spec.affinity.nodeAffinity
   u.preferred = aff and aff.preferredDuringSchedulingIgnoredDuringExecution
   if u.preferred ~= nil and #u.preferred == 0 then u.preferred = nil end
+  u.names = M.node_names(aff)
   u.sig = enc(spec.nodeSelector) .. "\n" .. enc(aff) .. "\n" .. enc(spec.tolerations)
   -- What makes a new attempt worth it when nothing in the cluster changed.
   u.shape = u.nzc .. " " .. u.nzm .. " " .. kube.json.encode(req)
