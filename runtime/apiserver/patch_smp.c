@@ -738,8 +738,8 @@ static int set_element_order(smp_t *c, kl_json_t *orig, const kl_json_t *patch, 
 {
     const kl_jmember_t *m = &patch->u.members[mi];
     const kl_json_t *order = m->val;
-    const char *key;
-    size_t keylen;
+    const char *key = NULL;
+    size_t keylen = 0;
     int rc;
     if (order->type != KL_TARRAY)
         return err_bad_arg_type(c, "[]interface {}", order);

@@ -642,7 +642,7 @@ static int gather(dec_t *d, uint32_t num, const uint8_t *b, size_t n, size_t cou
 static int last_of(dec_t *d, const uint8_t *b, size_t n, uint32_t num, wval_t *last, size_t *count)
 {
     const uint8_t *p = b, *end = b + n;
-    uint32_t fn;
+    uint32_t fn = 0;
     wval_t v;
     int r;
     *count = 0;

@@ -692,7 +692,7 @@ static int add_controller(kl_manager_t *m, const char *path, const char *chunkna
 {
     char *fallback = base_name(path ? path : chunkname);
     contract_t ct;
-    kl_script_t *s;
+    kl_script_t *s = NULL;
     int rc = load_generation(m, fallback, path, chunkname, dir, src, len, &s, &ct, err);
     if (rc < 0) {
         free(fallback);
@@ -785,7 +785,7 @@ int kl_manager_reload(kl_manager_t *m, kl_controller_t *c, const char *src, size
                       kl_errinfo_t *err)
 {
     contract_t ct;
-    kl_script_t *s;
+    kl_script_t *s = NULL;
     int rc =
         load_generation(m, c->name, c->path, c->chunkname, c->policy_dir, src, len, &s, &ct, err);
     if (rc < 0) {
