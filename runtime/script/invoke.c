@@ -9,17 +9,29 @@
  * one goes back to the pool, any other is dropped (a thread killed from a hook is left with
  * hooks disabled by Lua, so it must never run again).
  *
- * Budgets: a count hook on the coroutine (inherited by the coroutines the policy creates) adds
- * KL_HOOK_EVERY instructions per tick and compares uv_hrtime() with the slice deadline. A kill
- * marks the invocation fatal, re-arms the hook on every line, and raises a light-userdata
- * sentinel that the sandbox's pcall/xpcall/coroutine wrappers re-raise.
+ * Budgets: the time budget is kept by a watchdog, a POSIX timer per OS thread that signals
+ * that thread when a slice's deadline passes; the handler sets a count hook of 1 on the Lua
+ * thread running then (the invocation's coroutine, or the policy coroutine it resumed, which
+ * the sandbox's resume reports through kl__watchdog_switch), and the hook kills it. Lua's
+ * lua_sethook is meant to be called from a signal handler. Without a hook Lua runs at full
+ * speed: a count hook, even one firing every 10,000 instructions, makes the VM call into the
+ * debug machinery on every instruction (about 1.75 times slower). Loads and invocations with
+ * an instruction budget keep a count hook instead (KL_HOOK_EVERY instructions per tick,
+ * comparing uv_hrtime() with the deadline too). A kill marks the invocation fatal, re-arms the
+ * hook on every line, and raises a light-userdata sentinel that the sandbox's
+ * pcall/xpcall/coroutine wrappers re-raise.
  */
+#define _GNU_SOURCE /* SIGEV_THREAD_ID, gettid */
 #include <lauxlib.h>
 #include <lua.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "kubelua/log.h"
@@ -99,6 +111,141 @@ static int hook_mask(const kl_invocation_t *inv)
     return LUA_MASKCOUNT | (inv->is_load ? LUA_MASKRET : 0);
 }
 
+/* Installs the invocation's resting hook on L: the count hook when it counts, else none. */
+static void rest_hook(const kl_invocation_t *inv, lua_State *L)
+{
+    if (inv->counting)
+        lua_sethook(L, hook, hook_mask(inv), KL_HOOK_EVERY);
+    else
+        lua_sethook(L, NULL, 0, 0);
+}
+
+/* {============================================================================================
+** The watchdog
+** =============================================================================================*/
+
+static struct {
+    pthread_once_t once;
+    int signo; /* 0: no watchdog in this process (count hooks everywhere) */
+} wd_process = {.once = PTHREAD_ONCE_INIT};
+
+static _Thread_local struct {
+    bool made, failed;
+    timer_t timer;
+    lua_State *volatile current; /* the Lua thread running a watched slice, or NULL */
+} wd;
+
+static void wd_handler(int signo, siginfo_t *si, void *uc)
+{
+    (void)signo;
+    (void)si;
+    (void)uc;
+    lua_State *L = wd.current;
+    if (L != NULL)
+        lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+}
+
+static void wd_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = wd_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    int signo = SIGRTMIN + 1;
+    if (sigaction(signo, &sa, NULL) == 0)
+        wd_process.signo = signo;
+}
+
+/* This OS thread's timer, made on first use; false when there can be none. */
+static bool wd_ready(void)
+{
+    if (wd.made)
+        return true;
+    if (wd.failed)
+        return false;
+    pthread_once(&wd_process.once, wd_install);
+    struct sigevent sev;
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = wd_process.signo;
+    sev._sigev_un._tid = gettid(); /* sigev_notify_thread_id, which glibc 2.36 does not name */
+    if (wd_process.signo == 0 || timer_create(CLOCK_MONOTONIC, &sev, &wd.timer) != 0) {
+        KL_WARN("script", "no time-budget watchdog (%s): Lua runs with a count hook",
+                wd_process.signo == 0 ? "sigaction failed" : "timer_create failed");
+        wd.failed = true;
+        return false;
+    }
+    wd.made = true;
+    return true;
+}
+
+static void wd_set_timer(uint64_t ns)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = (time_t)(ns / 1000000000u);
+    its.it_value.tv_nsec = (long)(ns % 1000000000u);
+    timer_settime(wd.timer, 0, &its, NULL);
+}
+
+/* What a slice replaces, to put back when it ends (slices nest when a host call runs another
+ * script's code synchronously). */
+typedef struct wd_saved {
+    bool armed;
+    lua_State *current;
+    uint64_t deadline;
+} wd_saved_t;
+
+static _Thread_local uint64_t wd_deadline;
+
+static void wd_arm(kl_invocation_t *inv, wd_saved_t *saved)
+{
+    saved->armed = false;
+    if (inv->counting)
+        return;
+    if (!wd_ready()) {
+        inv->counting = true;
+        lua_sethook(inv->co, hook, hook_mask(inv), KL_HOOK_EVERY);
+        return;
+    }
+    saved->armed = true;
+    saved->current = wd.current;
+    saved->deadline = wd_deadline;
+    wd.current = inv->co;
+    wd_deadline = inv->deadline;
+    uint64_t now = uv_hrtime();
+    if (inv->deadline <= now)
+        lua_sethook(inv->co, hook, LUA_MASKCOUNT, 1);
+    else
+        wd_set_timer(inv->deadline - now);
+}
+
+static void wd_disarm(const wd_saved_t *saved)
+{
+    if (!saved->armed)
+        return;
+    wd.current = saved->current;
+    wd_deadline = saved->deadline;
+    uint64_t now = uv_hrtime();
+    if (saved->current == NULL)
+        wd_set_timer(0);
+    else if (saved->deadline <= now)
+        lua_sethook(saved->current, hook, LUA_MASKCOUNT, 1);
+    else
+        wd_set_timer(saved->deadline - now);
+}
+
+lua_State *kl__watchdog_switch(lua_State *L)
+{
+    lua_State *prev = wd.current;
+    if (prev != NULL)
+        wd.current = L;
+    return prev;
+}
+
+/* }============================================================================================*/
+
 static void set_fatal(kl_invocation_t *inv, lua_State *L, int code, const char *what)
 {
     char pos[LUA_IDSIZE + 32];
@@ -144,6 +291,18 @@ static void hook(lua_State *L, lua_Debug *ar)
         char what[96];
         switch (ar->event) {
         case LUA_HOOKCOUNT:
+            if (!inv->counting) {
+                /* Set by the watchdog: a deadline passed, or one of an earlier slice did and
+                 * this thread still carries the hook. */
+                if (uv_hrtime() < inv->deadline) {
+                    lua_sethook(L, NULL, 0, 0);
+                    return;
+                }
+                snprintf(what, sizeof(what), "time budget exceeded (%llu ms)",
+                         (unsigned long long)(inv->budget_ns / 1000000));
+                set_fatal(inv, L, KL_EBUDGET, what);
+                break;
+            }
             inv->instructions += KL_HOOK_EVERY;
             if (inv->instr_budget != 0 && inv->instructions >= inv->instr_budget) {
                 snprintf(what, sizeof(what), "instruction budget exceeded (%llu instructions)",
@@ -165,7 +324,7 @@ static void hook(lua_State *L, lua_Debug *ar)
             return;
         case LUA_HOOKLINE:
             /* A policy coroutine still carrying the line hook of an earlier kill. */
-            lua_sethook(L, hook, hook_mask(inv), KL_HOOK_EVERY);
+            rest_hook(inv, L);
             return;
         default:
             return;
@@ -364,7 +523,8 @@ static int begin(kl_script_t *s, kl_invocation_t *inv, struct setup_args *a, kl_
         return code;
     }
     *slot(inv->co) = inv;
-    lua_sethook(inv->co, hook, hook_mask(inv), KL_HOOK_EVERY);
+    inv->counting = inv->is_load || inv->instr_budget != 0;
+    rest_hook(inv, inv->co);
     link_live(s, inv);
     return 0;
 }
@@ -550,7 +710,10 @@ static bool run(kl_invocation_t *inv, int nargs)
     inv->host_yield = false;
     uint64_t t0 = uv_hrtime();
     inv->deadline = t0 + (inv->budget_ns > inv->used_ns ? inv->budget_ns - inv->used_ns : 0);
+    wd_saved_t saved;
+    wd_arm(inv, &saved);
     int st = lua_resume(co, NULL, nargs, &nres);
+    wd_disarm(&saved);
     inv->used_ns += uv_hrtime() - t0;
     s->running = NULL;
     s->mem_lift = saved_lift;

@@ -268,7 +268,9 @@ static int auxresume(lua_State *L, lua_State *co, int narg)
         return -1;
     }
     lua_xmove(L, co, narg);
+    lua_State *outer = kl__watchdog_switch(co);
     int status = lua_resume(co, L, narg, &nres);
+    kl__watchdog_switch(outer);
     if (status == LUA_OK || status == LUA_YIELD) {
         kl__propagate_fatal(L, LUA_OK);
         if (!lua_checkstack(L, nres + 1)) {

@@ -50,7 +50,8 @@ struct kl_invocation {
     uint64_t used_ns;
     uint64_t deadline;     /* uv_hrtime() value ending the current slice */
     uint64_t instr_budget; /* 0: none */
-    uint64_t instructions; /* counted in KL_HOOK_EVERY steps */
+    uint64_t instructions; /* counted in KL_HOOK_EVERY steps (counting invocations only) */
+    bool counting;         /* a count hook runs (loads, instruction budgets); else the watchdog */
     kl_invocation_cancel_cb cancel;
     void *cancel_ud;
     kl_invocation_done_cb done;
@@ -122,6 +123,9 @@ int kl__read_file(const char *path, size_t max, char **data, size_t *len);
 /* [-0, +0, e] Raises the kill sentinel again when the error just caught with `status` must not
  * be swallowed (a budget kill, a memory error); otherwise returns. For pcall-like wrappers. */
 void kl__propagate_fatal(lua_State *L, int status);
+/* The Lua thread now running on this OS thread, for the time-budget watchdog: a policy
+ * coroutine while it is resumed. Returns the previous one, to restore after the resume. */
+lua_State *kl__watchdog_switch(lua_State *L);
 /* True when L is a coroutine owned by the host (an invocation's, pooled, or discarded). */
 bool kl__is_host_thread(lua_State *L);
 /* Cancels everything in flight and frees the script (state.c calls it at depth 0). */

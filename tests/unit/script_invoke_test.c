@@ -138,6 +138,20 @@ static int l_nested(lua_State *L)
     return 1;
 }
 
+/* host.other() runs another script's run() to its end, synchronously, from inside Lua (as a
+ * host call that delivers an event to another controller's map function does); returns the
+ * start's status.   [-0, +1, -] */
+static kl_script_t *other_script;
+static result_t other_result;
+
+static int l_other(lua_State *L)
+{
+    memset(&other_result, 0, sizeof(other_result));
+    kl_invocation_opts_t o = {.fn = "run", .done = on_done, .done_ud = &other_result};
+    lua_pushinteger(L, kl_invocation_start(other_script, &o, NULL, NULL));
+    return 1;
+}
+
 /* host.park() suspends until the test resumes `parked` by hand; returns what it is given. */
 static kl_invocation_t *parked;
 
@@ -191,7 +205,7 @@ static int open_host(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"sleep", l_sleep}, {"sleepk", l_sleepk}, {"mark", l_mark}, {"nested", l_nested},
         {"park", l_park},   {"boomk", l_boomk},   {"spin", l_spin}, {"swallow", l_swallow},
-        {"safe", l_safe},   {NULL, NULL},
+        {"safe", l_safe},   {"other", l_other},   {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;
@@ -368,6 +382,33 @@ static void test_script_invoke_budget_kills_loops(void **state)
     run_to_end(s, "return 'alive'", &r);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.value, "alive");
+    kl_script_free(s);
+}
+
+/* The watchdog of a slice survives a slice of another script nested in it: the nested one
+ * gets its own deadline (and is killed by it), and the outer one is still killed by its own. */
+static void test_script_invoke_budget_around_nested_script(void **state)
+{
+    kl_script_t *s = new_script(50, 0);
+    other_script = new_script(20, 0);
+    load(other_script, "return { run = function() local n = 0 for i = 1, 1000 do n = n + i end "
+                       "return n end }");
+    expect_killed(s, "assert(host.other() == 0) while true do end");
+    assert_int_equal(other_result.done, 1);
+    assert_int_equal(other_result.status, 0);
+    assert_string_equal(other_result.value, "500500");
+
+    load(other_script, "return { run = function() while true do end end }");
+    expect_killed(s, "assert(host.other() == 0) while true do end");
+    assert_int_equal(other_result.status, KL_EBUDGET);
+    assert_non_null(strstr(other_result.msg, "time budget exceeded (20 ms)"));
+
+    /* A deadline that passed during the nested slice kills the outer one at once after it. */
+    load(other_script, "return { run = function() local t = os.clock() while os.clock() - t < "
+                       "0.015 do end end }");
+    expect_killed(s, "for i = 1, 4 do host.other() end while true do end");
+    kl_script_free(other_script);
+    other_script = NULL;
     kl_script_free(s);
 }
 
@@ -965,6 +1006,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_script_invoke_retire_and_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_chain_from_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_budget_spans_slices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_invoke_budget_around_nested_script, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_hand_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_invoke_failures_around_host_calls, setup,
                                         teardown),
