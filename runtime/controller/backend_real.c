@@ -103,11 +103,18 @@ static const kl_obj_t *op_get(kl_backend_t *b, kl_rtype_t *t, const char *ns, co
     return kl_informer_get(rr->inf, t->namespaced ? ns : NULL, name);
 }
 
+/* A matching object with its sort key, read once: a comparison that looked the names up
+ * again cost most of a list of thousands of objects. */
+typedef struct each_item {
+    const char *ns, *name;
+    const kl_obj_t *obj;
+} each_item_t;
+
 typedef struct each_ud {
     const kl_cache_query_t *q;
     bool (*fn)(const kl_obj_t *, void *);
     void *ud;
-    const kl_obj_t **objs;
+    each_item_t *items;
     size_t n, cap;
     bool oom;
 } each_ud_t;
@@ -119,28 +126,25 @@ static bool collect(const kl_obj_t *obj, void *ud)
         return true;
     if (e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 64;
-        const kl_obj_t **n = realloc(e->objs, cap * sizeof(*n));
+        each_item_t *n = realloc(e->items, cap * sizeof(*n));
         if (n == NULL) {
             e->oom = true;
             return false;
         }
-        e->objs = n;
+        e->items = n;
         e->cap = cap;
     }
-    e->objs[e->n++] = obj;
+    each_item_t *it = &e->items[e->n++];
+    it->obj = obj;
+    kl_obj_ns_name(obj, &it->ns, &it->name);
     return true;
 }
 
-static int cmp_objs(const void *a, const void *b)
+static int cmp_items(const void *a, const void *b)
 {
-    kl_val_t x = kl_val_get(kl_obj_root(*(const kl_obj_t *const *)a), "metadata");
-    kl_val_t y = kl_val_get(kl_obj_root(*(const kl_obj_t *const *)b), "metadata");
-    const char *nx = kl_val_path_str(x, "namespace", NULL), *ny = kl_val_path_str(y, "namespace", NULL);
-    int c = strcmp(nx ? nx : "", ny ? ny : "");
-    if (c)
-        return c;
-    const char *mx = kl_val_path_str(x, "name", NULL), *my = kl_val_path_str(y, "name", NULL);
-    return strcmp(mx ? mx : "", my ? my : "");
+    const each_item_t *x = a, *y = b;
+    int c = strcmp(x->ns, y->ns);
+    return c ? c : strcmp(x->name, y->name);
 }
 
 /* Visits matching objects sorted by namespace/name (as the fake cluster and kubectl do), using
@@ -149,23 +153,25 @@ static void op_each(kl_backend_t *b, kl_rtype_t *t, const kl_cache_query_t *q,
                     bool (*fn)(const kl_obj_t *obj, void *ud), void *ud)
 {
     rres_t *rr = t->impl;
-    each_ud_t e = {.q = q, .fn = fn, .ud = ud};
+    /* What the index answers is not checked again on every object. */
+    kl_cache_query_t rest = q ? *q : (kl_cache_query_t){0};
+    each_ud_t e = {.q = &rest, .fn = fn, .ud = ud};
     const char *index = NULL, *value = NULL;
-    if (q && q->owner_uid)
-        index = "owner", value = q->owner_uid;
-    else if (q && q->node_name)
-        index = "node", value = q->node_name;
-    else if (q && q->namespace)
-        index = "namespace", value = q->namespace;
+    if (rest.owner_uid)
+        index = "owner", value = rest.owner_uid, rest.owner_uid = NULL;
+    else if (rest.node_name)
+        index = "node", value = rest.node_name, rest.node_name = NULL;
+    else if (rest.namespace)
+        index = "namespace", value = rest.namespace, rest.namespace = NULL;
     kl_informer_foreach(rr->inf, index, value, collect, &e);
     if (e.oom)
         KL_ERROR("controller", "out of memory listing %s", t->spec);
     if (e.n > 1)
-        qsort(e.objs, e.n, sizeof(*e.objs), cmp_objs);
+        qsort(e.items, e.n, sizeof(*e.items), cmp_items);
     for (size_t i = 0; i < e.n; i++)
-        if (!fn(e.objs[i], ud))
+        if (!fn(e.items[i].obj, ud))
             break;
-    free(e.objs);
+    free(e.items);
 }
 
 /* ---- Writes ----------------------------------------------------------------------------- */
