@@ -459,23 +459,38 @@ local function map_node(node, _, change)
 end
 
 -- A change to a pod of a known DaemonSet (now or before the change) bumps that DaemonSet's
--- pod_epoch: its next claim lists its pods again (daemonset.pods). Pods with a controller are
--- enqueued through `owns`; orphans wake the DaemonSets whose selector matches them (adoption).
-local function bump_pods(uid)
+-- pod_epoch and notes the pod in its `changed` set: its next claim reads those pods again, or
+-- lists them all when there were many (daemonset.pods). Pods with a controller are enqueued
+-- through `owns`; orphans wake the DaemonSets whose selector matches them (adoption).
+local function bump_pods(uid, pod_key)
   local key = uid and key_of_uid[uid]
   local k = key and known[key]
-  if k ~= nil then k.pod_epoch = k.pod_epoch + 1 end
+  if k == nil then return end
+  k.pod_epoch = k.pod_epoch + 1
+  local changed = k.changed
+  if changed then
+    if changed[pod_key] == nil then
+      local n = (k.changed_n or 0) + 1
+      if n > P.MAX_CHANGED then
+        k.changed = false
+        return
+      end
+      k.changed_n = n
+      changed[pod_key] = true
+    end
+  end
 end
 
 local function map_pod(pod, old)
   local uid = C.controller_uid(pod)
-  bump_pods(uid)
+  local md = pod.metadata
+  local pod_key = md.namespace .. "/" .. md.name
+  bump_pods(uid, pod_key)
   if old ~= nil then
     local old_uid = C.controller_uid(old)
-    if old_uid ~= uid then bump_pods(old_uid) end
+    if old_uid ~= uid then bump_pods(old_uid, pod_key) end
   end
   if uid ~= nil then return nil end
-  local md = pod.metadata
   return matching_pods(md.namespace, md.labels)
 end
 

@@ -39,11 +39,81 @@ local function new_info(pod, selector)
 end
 M.new_info = new_info
 
+-- The most pods changed since the previous claim that it updates one by one; beyond, it lists
+-- them all again.
+M.MAX_CHANGED = 64
+
+-- The previous claim's records with the pods the watch saw change (k.changed: keys) read again
+-- from the cache, when every one of them is a pod the claim had and still has, on the same
+-- node, still matching: the common case of a large DaemonSet whose pods' statuses change a few
+-- at a time. Returns the new records (a new list; the index, when there was one, is rebuilt
+-- for the changed nodes only), or nil when a full claim is needed (a pod new, gone, released,
+-- moved, or one that no longer matches). Orphans are the full claim's business.
+local function claim_changed(st)
+  local ctx, ns, uid, sel, k = st.ctx, st.ns, st.uid, st.selector, st.k
+  local changed, claimed, memo = k.changed, k.claimed, k.pod_memo
+  if changed == false or claimed == nil or memo == nil then return nil end
+  local pos = k.pos
+  if pos == nil or k.pos_of ~= claimed then
+    pos = {}
+    for i = 1, #claimed do pos[claimed[i].name] = i end
+  end
+  local updates = {}
+  for key in pairs(changed) do
+    local pns, name = key:match("^([^/]*)/(.*)$")
+    if pns == ns then
+      local i = pos[name]
+      local pod = ctx:get(C.PODS, ns, name)
+      if i == nil then
+        if pod ~= nil and C.controller_uid(pod) == uid then return nil end
+      else
+        local old = claimed[i]
+        if pod ~= old.pod then
+          if pod == nil or pod.metadata.uid ~= old.pod.metadata.uid
+              or C.controller_uid(pod) ~= uid then
+            return nil
+          end
+          local info = new_info(pod, sel)
+          if not info.matches or info.node ~= old.node
+              or (info.deleted and info.terminal) ~= (old.deleted and old.terminal) then
+            return nil
+          end
+          updates[#updates + 1] = { i, old, info }
+        end
+      end
+    end
+  end
+  if #updates == 0 then return claimed end
+  local new = table.move(claimed, 1, #claimed, 1, {})
+  local idx = k.idx
+  local new_idx
+  if idx ~= nil then
+    new_idx = {}
+    for node, list in next, idx do new_idx[node] = list end
+  end
+  for u = 1, #updates do
+    local i, old, info = updates[u][1], updates[u][2], updates[u][3]
+    new[i] = info
+    memo[old.pod] = nil
+    memo[info.pod] = info
+    local list = new_idx and info.node and new_idx[info.node]
+    if list ~= nil then
+      local copy = {}
+      for j = 1, #list do copy[j] = list[j] == old and info or list[j] end
+      new_idx[info.node] = copy
+    end
+  end
+  k.claimed, k.pos, k.pos_of = new, pos, new
+  k.idx = new_idx
+  return new
+end
+
 -- ClaimPods: info records of the pods of the namespace owned by the DaemonSet whose labels still
 -- match its selector, plus matching orphans, which are adopted; owned pods that no longer match
 -- are released. st.k is the DaemonSet's entry of the policy's registry: memo (view -> info),
 -- orphans (set by the orphan watch; a full scan for orphans happens only then, and on the first
--- claim) and pod_epoch (bumped by the pods watch on any change to the DaemonSet's pods).
+-- claim), pod_epoch (bumped by the pods watch on any change to the DaemonSet's pods) and
+-- changed (the keys of those pods, or false when there were too many to follow).
 function M.claim(st)
   local ctx, ds, ns, uid, sel, k = st.ctx, st.ds, st.ns, st.uid, st.selector, st.k
   -- No pod of the DaemonSet changed (k.pod_epoch, bumped by the pods watch) and no orphan to
@@ -52,6 +122,15 @@ function M.claim(st)
   if k.claimed ~= nil and k.claim_epoch == epoch and k.orphans == false then
     return k.claimed, nil
   end
+  if k.orphans == false then
+    local claimed = claim_changed(st)
+    k.changed, k.changed_n = {}, 0
+    if claimed ~= nil then
+      k.claim_epoch = epoch
+      return claimed, nil
+    end
+  end
+  k.changed, k.changed_n = {}, 0
   k.claim_epoch = epoch
   local old_memo = k.pod_memo or {}
   local owned = ctx:list(C.PODS, { namespace = ns, owner = uid })
