@@ -9,6 +9,7 @@
 ---@field watches? kube.Watch[]        Other inputs mapped to primary keys
 ---@field workers? integer             Concurrent reconciles (default 5)
 ---@field resync? number               Seconds between re-enqueues of every primary object (0: never)
+---@field time_budget? number          Seconds of Lua time one reconcile may use, over all its slices (default 1; at most 600)
 ---@field component? string            Events' source / reportingController (default "<name>-controller")
 ---@field reconcile fun(ctx: kube.Ctx, key: string): kube.Result?, (string|kube.Error)?
 

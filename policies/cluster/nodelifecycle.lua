@@ -379,5 +379,8 @@ return {
     { resource = PODS, map = map_pod },
   },
   workers = 8, -- nodeUpdateWorkerSize
+  -- The periodic passes (PodGC, the node monitor) walk every pod or node: tens of thousands
+  -- on a busy cluster, more than the default second on a loaded machine.
+  time_budget = 10,
   reconcile = reconcile,
 }

@@ -34,6 +34,7 @@ typedef struct contract {
     size_t nwatches;
     int64_t workers;
     double resync;
+    uint32_t budget_ms; /* time_budget, or 0 */
     char problem[512];
 } contract_t;
 
@@ -120,6 +121,23 @@ static int read_contract(lua_State *L, void *ud)
     lua_pushliteral(L, "resync");
     if (lua_rawget(L, 1) == LUA_TNUMBER)
         c->resync = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    lua_pushliteral(L, "time_budget");
+    t = lua_rawget(L, 1);
+    if (t == LUA_TNUMBER) {
+        double s = lua_tonumber(L, -1);
+        if (!(s > 0 && s <= 600)) {
+            snprintf(c->problem, sizeof(c->problem),
+                     "`time_budget` must be a number of seconds in (0, 600]");
+            return KL_EINVAL;
+        }
+        c->budget_ms = (uint32_t)(s * 1000 + 0.5);
+        if (c->budget_ms == 0)
+            c->budget_ms = 1;
+    } else if (t != LUA_TNIL) {
+        snprintf(c->problem, sizeof(c->problem), "`time_budget` must be a number of seconds");
+        return KL_EINVAL;
+    }
     lua_pop(L, 1);
     if (c->workers <= 0)
         c->workers = 5;
@@ -507,7 +525,8 @@ static void start_one(kl_controller_t *c, const char *key)
                                .push_ud = r,
                                .done = reconcile_done,
                                .done_ud = r,
-                               .time_budget_ms = c->m->o.time_budget_ms,
+                               .time_budget_ms =
+                                   c->budget_ms ? c->budget_ms : c->m->o.time_budget_ms,
                                .instr_budget = c->m->o.instr_budget};
     kl_errinfo_t err;
     kl_invocation_t *inv = NULL;
@@ -652,6 +671,7 @@ static int adopt(kl_controller_t *c, kl_script_t *s, const contract_t *ct, kl_er
     c->nwatches = ct->nwatches;
     c->workers = (int)ct->workers;
     c->resync = ct->resync;
+    c->budget_ms = ct->budget_ms;
     snprintf(c->component, sizeof(c->component), "%s", ct->component);
     c->next_resync = ct->resync > 0 ? now_of(c->m) + ct->resync : 0;
     kl_script_t *old = c->script;

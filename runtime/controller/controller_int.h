@@ -32,6 +32,7 @@ struct kl_controller {
     size_t nwatches;
     int workers;
     double resync;
+    uint32_t budget_ms; /* the policy's time_budget per reconcile, or 0: the manager's */
     char component[128]; /* Event source, or "" for "<name>-controller" */
     double next_resync;
     kl_queue_t *queue;
