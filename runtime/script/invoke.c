@@ -22,6 +22,7 @@
  * pcall/xpcall/coroutine wrappers re-raise.
  */
 #define _GNU_SOURCE /* SIGEV_THREAD_ID, gettid */
+#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <pthread.h>
@@ -129,20 +130,62 @@ static struct {
     int signo; /* 0: no watchdog in this process (count hooks everywhere) */
 } wd_process = {.once = PTHREAD_ONCE_INIT};
 
+/* The timer is armed lazily: a slice that ends leaves it running, and a slice whose deadline
+ * is later than the pending expiry leaves it too; when it fires early the handler arms it
+ * again for the running slice's deadline. Most reconciles thus make no timer system call. */
 static _Thread_local struct {
     bool made, failed;
     timer_t timer;
     lua_State *volatile current; /* the Lua thread running a watched slice, or NULL */
+    volatile uint64_t deadline;  /* the running slice's (uv_hrtime), when current is set */
+    volatile uint64_t armed;     /* when the timer fires next, or 0 */
 } wd;
 
+static uint64_t wd_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of uv_hrtime() */
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void wd_set_timer(uint64_t deadline, uint64_t now)
+{
+    uint64_t ns = deadline > now ? deadline - now : 1;
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = (time_t)(ns / 1000000000u);
+    its.it_value.tv_nsec = (long)(ns % 1000000000u);
+    wd.armed = deadline;
+    timer_settime(wd.timer, 0, &its, NULL);
+}
+
+/* Async-signal-safe: clock_gettime, timer_settime and lua_sethook only. */
 static void wd_handler(int signo, siginfo_t *si, void *uc)
 {
     (void)signo;
     (void)si;
     (void)uc;
+    int saved_errno = errno;
+    wd.armed = 0;
     lua_State *L = wd.current;
-    if (L != NULL)
+    if (L != NULL) {
+        uint64_t now = wd_now(), deadline = wd.deadline;
+        if (deadline <= now)
+            lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+        else
+            wd_set_timer(deadline, now);
+    }
+    errno = saved_errno;
+}
+
+/* Makes sure the timer fires by the running slice's deadline (or hooks L at once). */
+static void wd_cover(lua_State *L, uint64_t deadline)
+{
+    uint64_t now = uv_hrtime();
+    if (deadline <= now)
         lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+    else if (wd.armed == 0 || wd.armed > deadline || wd.armed <= now)
+        wd_set_timer(deadline, now);
 }
 
 static void wd_install(void)
@@ -180,15 +223,6 @@ static bool wd_ready(void)
     return true;
 }
 
-static void wd_set_timer(uint64_t ns)
-{
-    struct itimerspec its;
-    memset(&its, 0, sizeof(its));
-    its.it_value.tv_sec = (time_t)(ns / 1000000000u);
-    its.it_value.tv_nsec = (long)(ns % 1000000000u);
-    timer_settime(wd.timer, 0, &its, NULL);
-}
-
 /* What a slice replaces, to put back when it ends (slices nest when a host call runs another
  * script's code synchronously). */
 typedef struct wd_saved {
@@ -196,8 +230,6 @@ typedef struct wd_saved {
     lua_State *current;
     uint64_t deadline;
 } wd_saved_t;
-
-static _Thread_local uint64_t wd_deadline;
 
 static void wd_arm(kl_invocation_t *inv, wd_saved_t *saved)
 {
@@ -211,29 +243,22 @@ static void wd_arm(kl_invocation_t *inv, wd_saved_t *saved)
     }
     saved->armed = true;
     saved->current = wd.current;
-    saved->deadline = wd_deadline;
+    saved->deadline = wd.deadline;
+    wd.deadline = inv->deadline;
     wd.current = inv->co;
-    wd_deadline = inv->deadline;
-    uint64_t now = uv_hrtime();
-    if (inv->deadline <= now)
-        lua_sethook(inv->co, hook, LUA_MASKCOUNT, 1);
-    else
-        wd_set_timer(inv->deadline - now);
+    wd_cover(inv->co, inv->deadline);
 }
 
+/* The slice ended: back to the one it interrupted, if any. The timer keeps running. */
 static void wd_disarm(const wd_saved_t *saved)
 {
     if (!saved->armed)
         return;
+    wd.current = NULL;
+    wd.deadline = saved->deadline;
     wd.current = saved->current;
-    wd_deadline = saved->deadline;
-    uint64_t now = uv_hrtime();
-    if (saved->current == NULL)
-        wd_set_timer(0);
-    else if (saved->deadline <= now)
-        lua_sethook(saved->current, hook, LUA_MASKCOUNT, 1);
-    else
-        wd_set_timer(saved->deadline - now);
+    if (saved->current != NULL)
+        wd_cover(saved->current, saved->deadline);
 }
 
 lua_State *kl__watchdog_switch(lua_State *L)
