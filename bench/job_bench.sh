@@ -107,6 +107,9 @@ if [ -n "${PERF:-}" ]; then
     PERF_PID=$!
     sleep 0.5
 fi
+# The store's resourceVersion: one per write of any object (pods, events, leases, the Job...).
+rv() { k get --raw '/api/v1/namespaces/default/pods?limit=1' | grep -o '"resourceVersion":"[0-9]*"' | head -n1 | tr -dc 0-9; }
+rv0=$(rv)
 busy0=$(busy_ticks) kl0=$(kl_ticks)
 t0=$(date +%s.%N)
 k create -f "$DIR/job.yaml" >/dev/null
@@ -122,11 +125,12 @@ if [ -n "$PERF_PID" ]; then
 fi
 
 if [ -n "${METRICS:-}" ]; then curl -s http://127.0.0.1:19190/metrics >"$DIR/metrics.txt" || true; fi
+writes=$(($(rv) - rv0))
 status=$(k get job bench -o jsonpath='{.status.succeeded} {.status.failed}')
 pods=$(k get pods -l job-name=bench -o name | wc -l)
 awk -v a="$t0" -v b="$t1" -v n="$COMPLETIONS" -v p="$PARALLELISM" -v st="$status" -v pods="$pods" \
     -v rss0="$rss0" -v f="$DIR/rss.txt" -v hz="$(getconf CLK_TCK)" \
-    -v kl=$((kl1 - kl0)) -v busy=$((busy1 - busy0)) -v ncpu="$(nproc)" 'BEGIN {
+    -v kl=$((kl1 - kl0)) -v busy=$((busy1 - busy0)) -v ncpu="$(nproc)" -v writes="$writes" 'BEGIN {
     max = 0; sum = 0; cnt = 0
     while ((getline line < f) > 0) {
         split(line, a2, " "); v = a2[2] + 0
@@ -136,6 +140,7 @@ awk -v a="$t0" -v b="$t1" -v n="$COMPLETIONS" -v p="$PARALLELISM" -v st="$status
     wall = b - a
     printf "Job of %d completions, parallelism %d: Complete in %.1f s\n", n, p, wall
     printf "pods created: %d (%.0f per second); status succeeded/failed: %s\n", pods, pods / wall, st
+    printf "API writes: %d (%.1f per pod, %.0f per second)\n", writes, writes / n, writes / wall
     printf "kubelua RSS: %.0f MiB before, peak %.0f MiB, mean %.0f MiB over %d samples\n",
         rss0 / 1024, max / 1024, (cnt ? sum / cnt : 0) / 1024, cnt
     printf "CPU meanwhile: kubelua %.1f s (%.0f us per pod), other processes %.1f s, of %d cores x %.1f s\n",
