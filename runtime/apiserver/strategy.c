@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "kubelua/cron.h"
 #include "kubelua/ktime.h"
 #include "kubelua/selector.h"
@@ -860,8 +862,34 @@ static int namespace_defaults(kl_json_t *obj)
     return 0;
 }
 
+/* stringData is write-only: the real server folds it into data (base64, its keys winning over
+ * data's) on every write and never stores it. */
 static int secret_defaults(kl_json_t *obj)
 {
+    kl_json_t *sd = kl_json_get(obj, "stringData");
+    if (kl_json_is(sd, KL_TOBJECT) && sd->len > 0) {
+        kl_json_t *data = kl_json_get(obj, "data");
+        if (!kl_json_is(data, KL_TOBJECT)) {
+            if ((data = kl_json_object()) == NULL || kl_json_set(obj, "data", data) < 0)
+                return KL_ENOMEM;
+        }
+        for (uint32_t i = 0; i < sd->len; i++) {
+            const kl_jmember_t *m = &sd->u.members[i];
+            if (!kl_json_is(m->val, KL_TSTRING))
+                continue;
+            size_t n = m->val->len;
+            char *b64 = malloc((n + 2) / 3 * 4 + 1);
+            if (b64 == NULL)
+                return KL_ENOMEM;
+            EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)m->val->u.s, (int)n);
+            kl_json_t *v = kl_json_string(b64);
+            free(b64);
+            if (v == NULL || kl_json_setn(data, m->key, m->keylen, v) < 0)
+                return KL_ENOMEM;
+        }
+    }
+    if (sd != NULL)
+        kl_json_del(obj, "stringData");
     return default_str(obj, "type", "Opaque");
 }
 

@@ -348,3 +348,20 @@ for want in "clusterroles rbac.authorization.k8s.io/v1 false ClusterRole" \
 done
 assert_contains "$(k api-resources --categories=all -o name)" "statefulsets.apps" "category all"
 pass "api-resources"
+
+# ---- Secrets: stringData is folded into data and never stored ---------------------------------
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+type: Opaque
+data: {user: YWRtaW4=, password: b2xk}
+stringData: {password: hunter2, token: "t 1"}
+YAML
+assert_eq "admin hunter2 t 1" "$(k get secret creds -o jsonpath='{.data.user} {.data.password} {.data.token}' |
+    { read -r u p t; echo "$(echo "$u" | base64 -d) $(echo "$p" | base64 -d) $(echo "$t" | base64 -d)"; })" \
+    "stringData merged into data"
+assert_eq "" "$(k get secret creds -o jsonpath='{.stringData}')" "stringData not stored"
+k patch secret creds --type merge -p '{"stringData":{"token":"t2"}}' >/dev/null
+assert_eq "dDI=" "$(k get secret creds -o jsonpath='{.data.token}')" "stringData in a patch"
+pass "Secret stringData"
