@@ -1320,8 +1320,19 @@ static void handle_patch(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, con
         kl_respond_statusf(req, 500, "InternalError", "out of memory");
         return;
     }
-    /* Patches of an alias see the object as that version. */
-    kl_best_effort(kl_json_set_str(obj, "apiVersion", res->api_version));
+    /* Patches of an alias see the object as that version (converted when its shape differs:
+     * autoscaling/v1 HorizontalPodAutoscalers). An apply works on the stored form: its
+     * configuration was converted to it above. */
+    if (kind != P_APPLY && res->convert && res->primary != res)
+        rc = res->convert(obj, res->api_version);
+    else if (kind != P_APPLY || !res->convert)
+        rc = kl_json_set_str(obj, "apiVersion", res->api_version);
+    if (rc < 0) {
+        kl_json_free(obj);
+        kl_json_free(patch);
+        kl_respond_statusf(req, 500, "InternalError", "out of memory");
+        return;
+    }
     switch (kind) {
     case P_JSON:
         rc = kl_patch_json(&obj, patch, &err);
@@ -1337,6 +1348,10 @@ static void handle_patch(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, con
         rc = kl_mf_apply_request(req, q, res, p->sub, obj, patch, &applied, &err);
         kl_json_free(obj);
         obj = applied;
+        /* In the stored version's shape; labelled as the alias's for the check below, which
+         * leaves that shape as it is. */
+        if (rc == 0 && res->convert && kl_json_set_str(obj, "apiVersion", res->api_version) < 0)
+            rc = KL_ENOMEM;
         break;
     }
     }

@@ -365,3 +365,29 @@ assert_eq "" "$(k get secret creds -o jsonpath='{.stringData}')" "stringData not
 k patch secret creds --type merge -p '{"stringData":{"token":"t2"}}' >/dev/null
 assert_eq "dDI=" "$(k get secret creds -o jsonpath='{.data.token}')" "stringData in a patch"
 pass "Secret stringData"
+
+# ---- autoscaling/v1 HorizontalPodAutoscalers changed after creation -----------------------------
+# Stored as autoscaling/v2; a v1 patch or apply sees (and changes) the v1 form.
+cat >"$KL_TMP/hpa1.yaml" <<'YAML'
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: hpa1}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 5
+  targetCPUUtilizationPercentage: 50
+YAML
+for round in 1 2; do
+    assert_eq "horizontalpodautoscaler.autoscaling/hpa1 serverside-applied" \
+        "$(k apply --server-side -f "$KL_TMP/hpa1.yaml")" "server-side apply of a v1 HPA ($round)"
+done
+sed -i 's/maxReplicas: 5/maxReplicas: 6/; s/Percentage: 50/Percentage: 70/' "$KL_TMP/hpa1.yaml"
+k apply --server-side -f "$KL_TMP/hpa1.yaml" >/dev/null
+assert_eq "6/70" "$(jp '{.spec.maxReplicas}/{.spec.metrics[0].resource.target.averageUtilization}' hpa hpa1)" \
+    "server-side apply changes a v1 HPA"
+k patch horizontalpodautoscalers.v1.autoscaling hpa1 --type merge \
+    -p '{"spec":{"targetCPUUtilizationPercentage":80}}' >/dev/null
+assert_eq "6/80" "$(jp '{.spec.maxReplicas}/{.spec.metrics[0].resource.target.averageUtilization}' hpa hpa1)" \
+    "merge patch of a v1 HPA"
+pass "autoscaling/v1 HPA: server-side apply and patch after creation"
