@@ -64,7 +64,15 @@ static int db_err(kl_store_t *st, kl_errinfo_t *err, const char *what)
 static int exec(kl_store_t *st, const char *sql, kl_errinfo_t *err)
 {
     char *msg = NULL;
-    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    int src = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    if (src == SQLITE_BUSY) {
+        sqlite3_free(msg);
+        return kl_err(err, KL_EBUSY,
+                      "storage: %s is in use by another process (is another kubelua running on "
+                      "this data directory?)",
+                      sqlite3_db_filename(st->db, "main"));
+    }
+    if (src != SQLITE_OK) {
         int rc = kl_err(err, KL_EIO, "storage: %s: %s", sql, msg ? msg : "error");
         sqlite3_free(msg);
         return rc;
@@ -101,7 +109,11 @@ int kl_store_open(const kl_store_opts_t *opts, kl_store_t **out, kl_errinfo_t *e
                     st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto fail;
     }
-    if ((rc = exec(st, "PRAGMA journal_mode=WAL", err)) < 0 ||
+    /* One process owns the store: with the lock held from the first access, a transaction
+     * takes no file locks (fcntl) and the WAL index lives in the heap, not in shared memory;
+     * a second server on the same data directory is refused. */
+    if ((rc = exec(st, "PRAGMA locking_mode=EXCLUSIVE", err)) < 0 ||
+        (rc = exec(st, "PRAGMA journal_mode=WAL", err)) < 0 ||
         (rc = exec(st, "PRAGMA synchronous=NORMAL", err)) < 0 ||
         (rc = exec(st, "PRAGMA busy_timeout=5000", err)) < 0 ||
         (rc = exec(st,

@@ -320,3 +320,10 @@ printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after-restart\n' | k
 rv_new=$(k get cm after-restart -o jsonpath='{.metadata.resourceVersion}')
 [ "$rv_new" -gt "$rv_before" ] || fail "resourceVersion went backwards: $rv_new <= $rv_before"
 pass "restart"
+
+# A second server on the same data directory is refused while the first one runs.
+if out=$("$KL_BINARY" apiserver --data-dir "$KL_DATA" --listen 127.0.0.1:0 2>&1); then
+    fail "a second server on $KL_DATA started"
+fi
+assert_contains "$out" "is in use by another process" "second server's error"
+pass "one server per data directory"
