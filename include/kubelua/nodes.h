@@ -128,13 +128,13 @@ KL_NODISCARD int kl_node_should_run_daemon_pod(kl_val_t node, kl_val_t pod_spec,
  * ephemeral-storage in bytes, pods, hugepages-*, extended resources) in whole units rounded up.
  * Names are owned copies. Initialise with KL_RESOURCES_INIT or kl_resources_init(); release
  * with kl_resources_cleanup(). */
-typedef struct kl_resource {
+typedef struct kl_resource_amount {
     char *name;
     int64_t amount;
-} kl_resource_t;
+} kl_resource_amount_t;
 
 typedef struct kl_resources {
-    kl_resource_t *items;
+    kl_resource_amount_t *items;
     size_t len, cap;
 } kl_resources_t;
 

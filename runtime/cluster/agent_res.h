@@ -1,6 +1,5 @@
-/* cluster/agent_res.h - the node agent's resource accounting and admission, kept apart from the
- * HTTP client because include/kubelua/nodes.h and include/kubelua/client.h both define a
- * kl_resource_t: the files that talk to the server use this header, not nodes.h. */
+/* cluster/agent_res.h - the node agent's resource accounting and admission: what the files
+ * that talk to the server need of include/kubelua/nodes.h. */
 #ifndef KL_CLUSTER_AGENT_RES_H
 #define KL_CLUSTER_AGENT_RES_H
 

@@ -19,7 +19,7 @@ void kl_resources_cleanup(kl_resources_t *r)
     kl_resources_init(r);
 }
 
-static kl_resource_t *find(const kl_resources_t *r, const char *name)
+static kl_resource_amount_t *find(const kl_resources_t *r, const char *name)
 {
     for (size_t i = 0; i < r->len; i++)
         if (strcmp(r->items[i].name, name) == 0)
@@ -29,20 +29,20 @@ static kl_resource_t *find(const kl_resources_t *r, const char *name)
 
 int64_t kl_resources_get(const kl_resources_t *r, const char *name)
 {
-    kl_resource_t *it = find(r, name);
+    kl_resource_amount_t *it = find(r, name);
     return it ? it->amount : 0;
 }
 
 /* The entry for name, created with amount 0 when absent; NULL when out of memory. */
-static kl_resource_t *slot(kl_resources_t *r, const char *name, bool *created)
+static kl_resource_amount_t *slot(kl_resources_t *r, const char *name, bool *created)
 {
-    kl_resource_t *it = find(r, name);
+    kl_resource_amount_t *it = find(r, name);
     *created = false;
     if (it)
         return it;
     if (r->len == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 8;
-        kl_resource_t *items = realloc(r->items, cap * sizeof(*items));
+        kl_resource_amount_t *items = realloc(r->items, cap * sizeof(*items));
         if (items == NULL)
             return NULL;
         r->items = items;
@@ -52,7 +52,7 @@ static kl_resource_t *slot(kl_resources_t *r, const char *name, bool *created)
     if (copy == NULL)
         return NULL;
     it = &r->items[r->len++];
-    *it = (kl_resource_t){.name = copy};
+    *it = (kl_resource_amount_t){.name = copy};
     *created = true;
     return it;
 }
@@ -69,7 +69,7 @@ static int64_t sat_add(int64_t a, int64_t b)
 int kl_resources_add(kl_resources_t *r, const char *name, int64_t amount)
 {
     bool created;
-    kl_resource_t *it = slot(r, name, &created);
+    kl_resource_amount_t *it = slot(r, name, &created);
     if (it == NULL)
         return KL_ENOMEM;
     it->amount = sat_add(it->amount, amount);
@@ -79,7 +79,7 @@ int kl_resources_add(kl_resources_t *r, const char *name, int64_t amount)
 int kl_resources_max(kl_resources_t *r, const char *name, int64_t amount)
 {
     bool created;
-    kl_resource_t *it = slot(r, name, &created);
+    kl_resource_amount_t *it = slot(r, name, &created);
     if (it == NULL)
         return KL_ENOMEM;
     if (created || amount > it->amount)
@@ -90,7 +90,7 @@ int kl_resources_max(kl_resources_t *r, const char *name, int64_t amount)
 int kl_resources_set(kl_resources_t *r, const char *name, int64_t amount)
 {
     bool created;
-    kl_resource_t *it = slot(r, name, &created);
+    kl_resource_amount_t *it = slot(r, name, &created);
     if (it == NULL)
         return KL_ENOMEM;
     it->amount = amount;
@@ -276,7 +276,7 @@ size_t kl_node_fits(const kl_resources_t *allocatable, const kl_resources_t *use
                    (kl_insufficient_t){native[i].name, native[i].reason, want, busy, have});
     }
     for (size_t i = 0; i < request->len; i++) {
-        const kl_resource_t *it = &request->items[i];
+        const kl_resource_amount_t *it = &request->items[i];
         if (!is_scalar(it->name) || it->amount == 0)
             continue;
         int64_t have = kl_resources_get(allocatable, it->name);
