@@ -72,17 +72,8 @@ run_timed() { # name, command...: the command's JSON line plus its peak RSS
 
 echo "== kubelua informer (list)" >&2
 run_timed kubelua-list "$ib" consume "$kc" "$n" list
-# The embedded server queues a watch's initial events at once and cuts off a watcher with more
-# than 128 MiB queued, so a watch-list of more than ~40,000 of these pods never completes there
-# (reported to its owner). Above that, the watch-list run takes the pods of 5 of the 16 shards.
-if [ "$n" -gt 40000 ]; then
-    wl_n=$(( (n / 16) * 5 + (n % 16 < 5 ? n % 16 : 5) ))
-    echo "== kubelua informer (watch-list, $wl_n pods: shards s0-s4)" >&2
-    run_timed kubelua-watchlist "$ib" consume "$kc" "$wl_n" watchlist bench "shard in (s0,s1,s2,s3,s4)"
-else
-    echo "== kubelua informer (watch-list)" >&2
-    run_timed kubelua-watchlist "$ib" consume "$kc" "$n" watchlist
-fi
+echo "== kubelua informer (watch-list)" >&2
+run_timed kubelua-watchlist "$ib" consume "$kc" "$n" watchlist
 
 echo "== @kubernetes/client-node informer" >&2
 run_timed client-node node --expose-gc --max-old-space-size=16384 "$src/bench/informer_bench.mjs" "$kc" "$n"
