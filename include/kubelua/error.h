@@ -64,10 +64,10 @@ const char *kl_err_name(int rc);
 /* Details for errors a human must read: a message and, for parse errors, a position.
  * Embedded in the caller's stack frame; functions that take one fill it on failure only. */
 typedef struct kl_errinfo {
-    int code;        /* the KL_E* code also returned */
-    int line;        /* 1-based, 0 when not applicable */
-    int column;      /* 1-based, 0 when not applicable */
-    char msg[512];   /* NUL-terminated, may be truncated */
+    int code;      /* the KL_E* code also returned */
+    int line;      /* 1-based, 0 when not applicable */
+    int column;    /* 1-based, 0 when not applicable */
+    char msg[512]; /* NUL-terminated, may be truncated */
 } kl_errinfo_t;
 
 /* Fills err (when not NULL) and returns code, so callers can write `return kl_err(...)`. */

@@ -2,11 +2,10 @@
  * kubectl users and the bundled controllers touch. */
 #include "apiserver/strategy.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/evp.h>
 
 #include "kubelua/cron.h"
 #include "kubelua/ktime.h"
@@ -1060,7 +1059,7 @@ const kl_strategy_t *kl_strategy_for(const char *group, const char *kind)
 void kl_normalize_meta(kl_json_t *obj)
 {
     kl_json_t *md = kl_json_get(obj, "metadata");
-    static const char *const fields[] = {"labels",     "annotations", "ownerReferences",
+    static const char *const fields[] = {"labels",     "annotations",   "ownerReferences",
                                          "finalizers", "managedFields", NULL};
     for (size_t i = 0; fields[i]; i++) {
         const kl_json_t *v = kl_json_get(md, fields[i]);

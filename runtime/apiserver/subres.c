@@ -227,8 +227,7 @@ static void pod_log(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *pods, const k
         rc = kl_logstream_start(srv, req, &lr);
     else
         rc = srv->log_fn ? srv->log_fn(&lr, &data, &len, srv->log_data) : KL_ENOTFOUND;
-    if (rc == 0 && data == NULL && kl_query_bool(q, "follow") && !lr.previous &&
-        srv->follow.start)
+    if (rc == 0 && data == NULL && kl_query_bool(q, "follow") && !lr.previous && srv->follow.start)
         return; /* streaming */
     if (rc < 0) {
         const char *node = kl_val_path_str(pod, "spec", "nodeName", NULL);

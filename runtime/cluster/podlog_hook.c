@@ -1,7 +1,8 @@
 /* The API server's log hooks backed by podlog.h. See podlog_hook.h. */
+#include "cluster/podlog_hook.h"
+
 #include <stdlib.h>
 
-#include "cluster/podlog_hook.h"
 #include "kubelua/podlog.h"
 
 typedef struct follow_adapter {
@@ -27,8 +28,7 @@ static void adapter_end(kl_podlog_follow_t *f, int rc, void *ud)
 
 static int follow_start(uv_loop_t *loop, const kl_log_request_t *r,
                         void (*on_data)(void *stream, const char *data, size_t len),
-                        void (*on_end)(void *stream, int rc), void *stream, void **handle,
-                        void *ud)
+                        void (*on_end)(void *stream, int rc), void *stream, void **handle, void *ud)
 {
     follow_adapter_t *a = calloc(1, sizeof(*a));
     if (a == NULL)

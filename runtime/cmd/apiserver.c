@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/podlog_hook.h"
 #include "kubelua/log.h"
 
+#include "cluster/podlog_hook.h"
 #include "cmd/cmd.h"
 
 static void usage(FILE *f)

@@ -35,7 +35,7 @@ static const struct {
     {"name", LUA_TSTRING, false},   {"reconcile", LUA_TFUNCTION, true},
     {"primary", LUA_TSTRING, true}, {"owns", LUA_TTABLE, false},
     {"watches", LUA_TTABLE, false}, {"workers", LUA_TNUMBER, false},
-    {"resync", LUA_TNUMBER, false},  {"component", LUA_TSTRING, false},
+    {"resync", LUA_TNUMBER, false}, {"component", LUA_TSTRING, false},
 };
 #define NCONTRACT (sizeof(contract) / sizeof(contract[0]))
 

@@ -9,9 +9,8 @@ int kl_cmd_set_verbosity(const char *cmd, const char *level)
 {
     int lvl = kl_log_level_parse(level);
     if (lvl < 0) {
-        fprintf(stderr,
-                "kubelua %s: bad -v level '%s' (error, warn, info, debug, trace or 0-4)\n", cmd,
-                level);
+        fprintf(stderr, "kubelua %s: bad -v level '%s' (error, warn, info, debug, trace or 0-4)\n",
+                cmd, level);
         return -1;
     }
     kl_log_set_level((kl_log_level_t)lvl);

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/host.h"
-#include "kubelua/kubeconfig.h"
 #include "kubelua/ktime.h"
+#include "kubelua/kubeconfig.h"
 #include "kubelua/log.h"
 
 #include "cmd/cmd.h"
+#include "controller/host.h"
 
 #define MAX_PATHS 64
 

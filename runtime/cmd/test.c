@@ -125,7 +125,7 @@ int kl_cmd_test(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         struct stat st;
         int rc = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? collect_dir(&specs, argv[i], 0)
-                                                                 : add_spec(&specs, argv[i]);
+                                                                : add_spec(&specs, argv[i]);
         if (rc < 0) {
             for (size_t k = 0; k < specs.n; k++)
                 free(specs.paths[k]);

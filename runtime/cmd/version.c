@@ -1,9 +1,9 @@
-#include <stdio.h>
+#include "kubelua/version.h"
 
 #include <lua.h>
+#include <stdio.h>
 
 #include "cmd/cmd.h"
-#include "kubelua/version.h"
 
 int kl_cmd_version(int argc, char **argv)
 {

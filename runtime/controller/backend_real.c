@@ -1,11 +1,12 @@
 /* The backend for a real cluster: shared informers for reads and change events, the HTTP
  * client for writes. Resources are resolved from the client's discovery cache (prefetched at
  * start). See backend.h and backend_real.h. */
+#include "controller/backend_real.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/backend_real.h"
 #include "kubelua/ktime.h"
 #include "kubelua/log.h"
 #include "kubelua/strmap.h"

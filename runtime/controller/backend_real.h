@@ -5,9 +5,10 @@
 #ifndef KL_CONTROLLER_BACKEND_REAL_H
 #define KL_CONTROLLER_BACKEND_REAL_H
 
-#include "controller/backend.h"
 #include "kubelua/client.h"
 #include "kubelua/informer.h"
+
+#include "controller/backend.h"
 
 typedef struct kl_real kl_real_t;
 

@@ -32,7 +32,7 @@ struct kl_controller {
     size_t nwatches;
     int workers;
     double resync;
-    uint32_t budget_ms; /* the policy's time_budget per reconcile, or 0: the manager's */
+    uint32_t budget_ms;  /* the policy's time_budget per reconcile, or 0: the manager's */
     char component[128]; /* Event source, or "" for "<name>-controller" */
     double next_resync;
     kl_queue_t *queue;
@@ -57,7 +57,7 @@ struct kl_manager {
     kl_controller_t **ctrls;
     size_t n, cap;
     bool leader;
-    bool draining; /* stopping: no new reconciles, in-flight ones finish */
+    bool draining;      /* stopping: no new reconciles, in-flight ones finish */
     kl_strmap_t events; /* recorder: aggregation key -> event_seen_t */
     uv_timer_t *resync_timer;
     uv_timer_t *sync_timer; /* polls caches until every controller has synced */
@@ -73,9 +73,9 @@ typedef struct reconcile {
     double start;
     uint64_t start_ns;
     kl_invocation_t *inv;
-    struct ctx_ud *ctx;   /* the ctx userdata, marked dead when the reconcile ends */
-    double requeue_after; /* set by ctx:requeue_after */
-    bool unsynced;        /* failed reading a cache that has not synced: retry quietly */
+    struct ctx_ud *ctx;            /* the ctx userdata, marked dead when the reconcile ends */
+    double requeue_after;          /* set by ctx:requeue_after */
+    bool unsynced;                 /* failed reading a cache that has not synced: retry quietly */
     struct reconcile *prev, *next; /* the controller's reconciles in flight */
 } reconcile_t;
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kubelua/client.h"
 #include "kubelua/ktime.h"
 #include "kubelua/log.h"
 #include "kubelua/patch.h"
@@ -14,7 +15,6 @@
 
 #include "apiserver/ferr.h"
 #include "apiserver/strategy.h"
-#include "kubelua/client.h"
 
 typedef struct sub {
     kl_change_cb cb;

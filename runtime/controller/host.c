@@ -1,18 +1,20 @@
 /* The controller host: client, discovery, real backend, policies, leader election, metrics,
  * hot reload and stop. See host.h. */
+#include "controller/host.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "controller/backend_real.h"
-#include "controller/host.h"
-#include "controller/leader.h"
-#include "controller/statusd.h"
 #include "kubelua/fsutil.h"
 #include "kubelua/log.h"
 #include "kubelua/metrics.h"
+
+#include "controller/backend_real.h"
+#include "controller/leader.h"
+#include "controller/statusd.h"
 #include "util/embedded.h"
 
 #define POLICY_MAX (4u << 20) /* bytes of one policy file or module */
@@ -170,8 +172,7 @@ static int collect_sources(kl_host_t *h, const char *const *paths, kl_errinfo_t 
             if (name && find_source(h, name))
                 rc = kl_err(err, KL_EINVAL, "two bundled policies named \"%s\"", name);
             else
-                rc = name ? add_source(h, name, NULL, f, bdir, err)
-                          : kl_err(err, KL_ENOMEM, "oom");
+                rc = name ? add_source(h, name, NULL, f, bdir, err) : kl_err(err, KL_ENOMEM, "oom");
             free(name);
         }
     }
@@ -717,9 +718,8 @@ int kl_host_new(const kl_host_opts_t *opts, kl_host_t **out, kl_errinfo_t *err)
     }
     if (opts->leader_elect)
         kl_manager_set_leader(h->m, false);
-    if (opts->metrics_listen &&
-        (rc = kl_statusd_start(opts->loop, opts->metrics_listen, on_status_request, h, &h->statusd,
-                               err)) < 0)
+    if (opts->metrics_listen && (rc = kl_statusd_start(opts->loop, opts->metrics_listen,
+                                                       on_status_request, h, &h->statusd, err)) < 0)
         goto fail;
     if (opts->watch_files)
         watch_sources(h);
@@ -751,8 +751,8 @@ static void on_stop_poll(uv_timer_t *t)
         return;
     }
     if ((double)uv_now(h->o.loop) / 1000.0 >= h->stop_deadline) {
-        KL_WARN("host", "%zu reconcile%s still running after the grace period: cancelled",
-                running, running == 1 ? "" : "s");
+        KL_WARN("host", "%zu reconcile%s still running after the grace period: cancelled", running,
+                running == 1 ? "" : "s");
         kl_manager_set_leader(h->m, false);
         stop_finish(h);
     }

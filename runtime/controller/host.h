@@ -47,9 +47,9 @@ typedef struct kl_host_opts {
     /* Embedded directories of bundled policies, NULL-terminated; NULL: {"policies"}.
      * `kubelua up` adds "policies/cluster" (scheduler, node lifecycle, TTL). */
     const char *const *builtin_dirs;
-    bool no_builtin;                 /* load only policy_paths */
-    const char *controllers;         /* selection; NULL: "*" */
-    const char *namespace;           /* restrict namespaced informers; NULL: all */
+    bool no_builtin;         /* load only policy_paths */
+    const char *controllers; /* selection; NULL: "*" */
+    const char *namespace;   /* restrict namespaced informers; NULL: all */
     bool dry_run;
     bool watch_files; /* hot reload on file changes */
     /* Leader election (lease_seconds etc. 0: 15/10/2). */

@@ -1,10 +1,11 @@
 /* Lease-based leader election. See leader.h. */
+#include "controller/leader.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "controller/leader.h"
 #include "kubelua/json.h"
 #include "kubelua/ktime.h"
 #include "kubelua/log.h"
@@ -21,7 +22,7 @@ struct kl_leader {
     double last_renew;    /* local time of our last successful renew */
     char observed_rv[64]; /* the lease's resourceVersion when last seen */
     char observed_record[512];
-    double observed_at;   /* local time that record was first seen */
+    double observed_at; /* local time that record was first seen */
     int64_t transitions;
     void (*release_done)(void *);
     void *release_ud;
@@ -57,22 +58,22 @@ static kl_resource_t lease_res(kl_leader_t *l)
                            .name = l->name};
 }
 
-static char *lease_json(kl_leader_t *l, const char *holder, const char *acquire, int64_t transitions,
-                        const char *rv, double lease_s)
+static char *lease_json(kl_leader_t *l, const char *holder, const char *acquire,
+                        int64_t transitions, const char *rv, double lease_s)
 {
     char now[40];
     int64_t ms = kl_time_now_ms();
     kl_time_format_rfc3339_micro(ms / 1000, (int32_t)(ms % 1000) * 1000, now);
     kl_buf_t b;
     kl_buf_init(&b, 0);
-    int rc = kl_buf_printf(&b,
-                           "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
-                           "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"%s%s%s},\"spec\":{"
-                           "\"holderIdentity\":\"%s\",\"leaseDurationSeconds\":%d,"
-                           "\"acquireTime\":\"%s\",\"renewTime\":\"%s\",\"leaseTransitions\":%lld}}",
-                           l->name, l->ns, rv ? ",\"resourceVersion\":\"" : "", rv ? rv : "",
-                           rv ? "\"" : "", holder, (int)lease_s, acquire ? acquire : now, now,
-                           (long long)transitions);
+    int rc = kl_buf_printf(
+        &b,
+        "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+        "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"%s%s%s},\"spec\":{"
+        "\"holderIdentity\":\"%s\",\"leaseDurationSeconds\":%d,"
+        "\"acquireTime\":\"%s\",\"renewTime\":\"%s\",\"leaseTransitions\":%lld}}",
+        l->name, l->ns, rv ? ",\"resourceVersion\":\"" : "", rv ? rv : "", rv ? "\"" : "", holder,
+        (int)lease_s, acquire ? acquire : now, now, (long long)transitions);
     if (rc < 0) {
         kl_buf_cleanup(&b);
         return NULL;
@@ -120,8 +121,7 @@ static void after_write(kl_client_t *c, int rc, const kl_obj_t *body, const kl_s
     arm(l, l->retry * (l->leading ? 1.0 : 1.2));
 }
 
-static void after_get(kl_client_t *c, int rc, const kl_obj_t *body, const kl_status_t *st,
-                      void *ud)
+static void after_get(kl_client_t *c, int rc, const kl_obj_t *body, const kl_status_t *st, void *ud)
 {
     kl_leader_t *l = ud;
     if (l->release_wanted) {
@@ -302,10 +302,10 @@ static void do_release(kl_leader_t *l)
     /* As client-go: an empty holder and a one-second lease let a standby take over at once. */
     kl_resource_t r = lease_res(l);
     kl_req_opts_t o = {0};
-    char *json = lease_json(l, "", NULL, l->transitions, l->observed_rv[0] ? l->observed_rv : NULL,
-                            1);
-    if (json == NULL || kl_client_update(l->client, &r, &o, json, strlen(json), after_release, l,
-                                         NULL) < 0) {
+    char *json =
+        lease_json(l, "", NULL, l->transitions, l->observed_rv[0] ? l->observed_rv : NULL, 1);
+    if (json == NULL ||
+        kl_client_update(l->client, &r, &o, json, strlen(json), after_release, l, NULL) < 0) {
         if (done)
             done(ud);
     }

@@ -18,12 +18,12 @@ typedef struct kl_leader kl_leader_t;
 typedef void (*kl_leader_cb)(kl_leader_t *l, bool leading, void *ud);
 
 typedef struct kl_leader_opts {
-    const char *namespace;  /* default "kube-system" */
-    const char *name;       /* default "kubelua" */
-    const char *identity;   /* default "<hostname>_<pid>" */
-    double lease_seconds;   /* 15 */
-    double renew_seconds;   /* 10 */
-    double retry_seconds;   /* 2 */
+    const char *namespace; /* default "kube-system" */
+    const char *name;      /* default "kubelua" */
+    const char *identity;  /* default "<hostname>_<pid>" */
+    double lease_seconds;  /* 15 */
+    double renew_seconds;  /* 10 */
+    double retry_seconds;  /* 2 */
 } kl_leader_opts_t;
 
 KL_NODISCARD int kl_leader_start(uv_loop_t *loop, kl_client_t *c, const kl_leader_opts_t *o,

@@ -34,8 +34,8 @@ static kl_val_t get(kl_val_t v, kl_key_t k, const char *s)
 bool kl_owned_by(const kl_obj_t *o, const char *uid, bool controller_only)
 {
     pthread_once(&keys_once, init_keys);
-    kl_val_t refs = get(get(kl_obj_root(o), k_metadata, "metadata"), k_owner_refs,
-                        "ownerReferences");
+    kl_val_t refs =
+        get(get(kl_obj_root(o), k_metadata, "metadata"), k_owner_refs, "ownerReferences");
     for (uint32_t i = 0; i < kl_val_len(refs); i++) {
         kl_val_t ref = kl_val_at(refs, i);
         const char *u = kl_val_str(get(ref, k_uid, "uid"), NULL);

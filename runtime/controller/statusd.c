@@ -1,9 +1,10 @@
 /* The metrics and health endpoint server. See statusd.h. */
+#include "controller/statusd.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/statusd.h"
 #include "kubelua/log.h"
 
 #define REQ_MAX 8192

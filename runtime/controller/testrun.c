@@ -320,9 +320,9 @@ static bool write_matches(const kl_fake_write_t *w, const kl_json_t *want)
     if (code && kl_json_int_or(code, 0) != w->code)
         return false;
     /* "propagation: none" matches a delete sent without a policy. */
-    if (prop && (strcmp(prop, "none") == 0 ? w->propagation != NULL
-                                            : w->propagation == NULL ||
-                                                  strcmp(prop, w->propagation) != 0))
+    if (prop &&
+        (strcmp(prop, "none") == 0 ? w->propagation != NULL
+                                   : w->propagation == NULL || strcmp(prop, w->propagation) != 0))
         return false;
     if (body) {
         char path[512] = "";

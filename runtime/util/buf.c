@@ -1,8 +1,8 @@
+#include "kubelua/buf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "kubelua/buf.h"
 
 void kl_buf_init(kl_buf_t *b, size_t max)
 {

@@ -1,6 +1,6 @@
-#include <string.h>
-
 #include "util/embedded.h"
+
+#include <string.h>
 
 const kl_embedded_file_t *kl_embedded_find(const char *path)
 {

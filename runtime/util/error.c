@@ -1,8 +1,8 @@
+#include "kubelua/error.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "kubelua/error.h"
 
 const char *kl_strerror(int rc)
 {

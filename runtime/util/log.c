@@ -1,11 +1,11 @@
+#include "kubelua/log.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-#include "kubelua/log.h"
 
 static _Atomic int log_level = KL_LOG_INFO;
 static _Atomic int log_format = KL_LOG_FORMAT_TEXT;
@@ -89,8 +89,9 @@ void kl_logv(kl_log_level_t level, const char *component, const char *fmt, va_li
     char line[4096];
     size_t len;
     if (atomic_load(&log_format) == KL_LOG_FORMAT_JSON) {
-        len = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"",
-                               when, level_names[level]);
+        len =
+            (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"",
+                             when, level_names[level]);
         len = json_escape(line, len, sizeof(line) - 16, component ? component : "");
         len += (size_t)snprintf(line + len, sizeof(line) - len, "\",\"msg\":\"");
         len = json_escape(line, len, sizeof(line) - 8, msg);
