@@ -154,6 +154,11 @@ KL_NODISCARD int kl_informer_add_index(kl_informer_t *inf, const char *index);
 typedef bool (*kl_informer_visit_fn)(const kl_obj_t *obj, void *ud);
 long kl_informer_foreach(const kl_informer_t *inf, const char *index, const char *value,
                          kl_informer_visit_fn fn, void *ud);
+/* The same, with each object's cache key ("ns/name", or "name" for cluster-scoped objects),
+ * valid during the visit: sorting by it needs no look into the objects. */
+typedef bool (*kl_informer_keyed_visit_fn)(const kl_obj_t *obj, const char *key, void *ud);
+long kl_informer_foreach_keyed(const kl_informer_t *inf, const char *index, const char *value,
+                               kl_informer_keyed_visit_fn fn, void *ud);
 /* The same as a malloc'ed array of new references; release with kl_informer_list_free(). */
 KL_NODISCARD int kl_informer_list(const kl_informer_t *inf, const char *index, const char *value,
                                   kl_obj_t ***objs, size_t *n);

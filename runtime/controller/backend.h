@@ -112,7 +112,5 @@ struct kl_backend {
 bool kl_cache_query_match(const kl_cache_query_t *q, const kl_obj_t *obj);
 /* True when obj has an ownerReference to uid (with controller: true when controller_only). */
 bool kl_owned_by(const kl_obj_t *obj, const char *uid, bool controller_only);
-/* obj's namespace and name ("" when absent); the strings live as long as obj. */
-void kl_obj_ns_name(const kl_obj_t *obj, const char **ns, const char **name);
 
 #endif

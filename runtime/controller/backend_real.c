@@ -104,10 +104,10 @@ static const kl_obj_t *op_get(kl_backend_t *b, kl_rtype_t *t, const char *ns, co
     return kl_informer_get(rr->inf, t->namespaced ? ns : NULL, name);
 }
 
-/* A matching object with its sort key, read once: a comparison that looked the names up
- * again cost most of a list of thousands of objects. */
+/* A matching object with its sort key, the informer's "ns/name" (as the fake cluster sorts):
+ * a comparison that looked the names up in the objects cost most of a list of thousands. */
 typedef struct each_item {
-    const char *ns, *name;
+    const char *key;
     const kl_obj_t *obj;
 } each_item_t;
 
@@ -120,7 +120,7 @@ typedef struct each_ud {
     bool oom;
 } each_ud_t;
 
-static bool collect(const kl_obj_t *obj, void *ud)
+static bool collect(const kl_obj_t *obj, const char *key, void *ud)
 {
     each_ud_t *e = ud;
     if (!kl_cache_query_match(e->q, obj))
@@ -135,20 +135,16 @@ static bool collect(const kl_obj_t *obj, void *ud)
         e->items = n;
         e->cap = cap;
     }
-    each_item_t *it = &e->items[e->n++];
-    it->obj = obj;
-    kl_obj_ns_name(obj, &it->ns, &it->name);
+    e->items[e->n++] = (each_item_t){.key = key, .obj = obj};
     return true;
 }
 
 static int cmp_items(const void *a, const void *b)
 {
-    const each_item_t *x = a, *y = b;
-    int c = strcmp(x->ns, y->ns);
-    return c ? c : strcmp(x->name, y->name);
+    return strcmp(((const each_item_t *)a)->key, ((const each_item_t *)b)->key);
 }
 
-/* Visits matching objects sorted by namespace/name (as the fake cluster and kubectl do), using
+/* Visits matching objects sorted by their "ns/name" keys (as the fake cluster does), using
  * the narrowest index the query allows. */
 static void op_each(kl_backend_t *b, kl_rtype_t *t, const kl_cache_query_t *q,
                     bool (*fn)(const kl_obj_t *obj, void *ud), void *ud)
@@ -164,7 +160,7 @@ static void op_each(kl_backend_t *b, kl_rtype_t *t, const kl_cache_query_t *q,
         index = "node", value = rest.node_name, rest.node_name = NULL;
     else if (rest.namespace)
         index = "namespace", value = rest.namespace, rest.namespace = NULL;
-    kl_informer_foreach(rr->inf, index, value, collect, &e);
+    kl_informer_foreach_keyed(rr->inf, index, value, collect, &e);
     if (e.oom)
         KL_ERROR("controller", "out of memory listing %s", t->spec);
     if (e.n > 1)

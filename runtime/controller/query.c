@@ -46,16 +46,6 @@ bool kl_owned_by(const kl_obj_t *o, const char *uid, bool controller_only)
     return false;
 }
 
-void kl_obj_ns_name(const kl_obj_t *o, const char **ns, const char **name)
-{
-    pthread_once(&keys_once, init_keys);
-    kl_val_t md = get(kl_obj_root(o), k_metadata, "metadata");
-    const char *s = kl_val_str(get(md, k_namespace, "namespace"), NULL);
-    *ns = s ? s : "";
-    s = kl_val_str(get(md, k_name, "name"), NULL);
-    *name = s ? s : "";
-}
-
 typedef struct field_ud {
     kl_val_t root;
     char tmp[32];
@@ -70,7 +60,8 @@ static const char *field_get(const char *field, bool *known, void *ud)
 
 bool kl_cache_query_match(const kl_cache_query_t *q, const kl_obj_t *o)
 {
-    if (q == NULL)
+    if (q == NULL ||
+        (!q->namespace && !q->labels && !q->owner_uid && !q->node_name && !q->fields))
         return true;
     pthread_once(&keys_once, init_keys);
     kl_val_t root = kl_obj_root(o);

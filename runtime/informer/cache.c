@@ -563,8 +563,8 @@ int kl_informer_add_index(kl_informer_t *inf, const char *index)
     return kl__informer_add_index(inf, index, NULL);
 }
 
-long kl_informer_foreach(const kl_informer_t *inf, const char *index, const char *value,
-                         kl_informer_visit_fn fn, void *ud)
+long kl_informer_foreach_keyed(const kl_informer_t *inf, const char *index, const char *value,
+                               kl_informer_keyed_visit_fn fn, void *ud)
 {
     long n = 0;
     if (index == NULL) {
@@ -573,7 +573,8 @@ long kl_informer_foreach(const kl_informer_t *inf, const char *index, const char
         void *v;
         while (kl_strmap_next(&inf->cache, &it, &k, &v)) {
             n++;
-            if (!fn(((entry_t *)v)->obj, ud))
+            entry_t *e = v;
+            if (!fn(e->obj, e->key, ud))
                 break;
         }
         return n;
@@ -586,10 +587,30 @@ long kl_informer_foreach(const kl_informer_t *inf, const char *index, const char
         return 0;
     for (uint32_t k = 0; k < b->n; k++) {
         n++;
-        if (!fn(b->items[k]->obj, ud))
+        entry_t *e = b->items[k];
+        if (!fn(e->obj, e->key, ud))
             break;
     }
     return n;
+}
+
+typedef struct unkeyed {
+    kl_informer_visit_fn fn;
+    void *ud;
+} unkeyed_t;
+
+static bool visit_unkeyed(const kl_obj_t *obj, const char *key, void *ud)
+{
+    (void)key;
+    unkeyed_t *u = ud;
+    return u->fn(obj, u->ud);
+}
+
+long kl_informer_foreach(const kl_informer_t *inf, const char *index, const char *value,
+                         kl_informer_visit_fn fn, void *ud)
+{
+    unkeyed_t u = {fn, ud};
+    return kl_informer_foreach_keyed(inf, index, value, visit_unkeyed, &u);
 }
 
 typedef struct collect {
