@@ -43,6 +43,14 @@ M.new_info = new_info
 -- them all again.
 M.MAX_CHANGED = 64
 
+-- The fields of a pod's record that the sync's decisions read (the memoised answers keyed by
+-- the index stay valid when a pod changes in none of them: an annotation, a label the selector
+-- does not use, a status heartbeat).
+local DECISIVE = {
+  "node", "deleted", "phase", "terminal", "scheduled", "hash", "generation", "ready",
+  "ready_since", "matches",
+}
+
 -- The previous claim's records with the pods the watch saw change (k.changed: keys) read again
 -- from the cache, when every one of them is a pod the claim had and still has, on the same
 -- node, still matching: the common case of a large DaemonSet whose pods' statuses change a few
@@ -84,6 +92,14 @@ local function claim_changed(st)
     end
   end
   if #updates == 0 then return claimed end
+  -- Whether any of the changes can change a decision (placement, rollout, status counts).
+  local relevant = false
+  for u = 1, #updates do
+    local old, info = updates[u][2], updates[u][3]
+    for f = 1, #DECISIVE do
+      if old[DECISIVE[f]] ~= info[DECISIVE[f]] then relevant = true end
+    end
+  end
   local new = table.move(claimed, 1, #claimed, 1, {})
   local idx = k.idx
   local new_idx
@@ -105,6 +121,13 @@ local function claim_changed(st)
   end
   k.claimed, k.pos, k.pos_of = new, pos, new
   k.idx = new_idx
+  if not relevant and idx ~= nil then
+    -- The answers memoised for the old index hold for the new one (see daemonset.lua).
+    for _, name in ipairs({ "manage_cache", "status_cache", "old_cache", "gone_cache" }) do
+      local c = k[name]
+      if c ~= nil and c.idx == idx then c.idx = new_idx end
+    end
+  end
   return new
 end
 
