@@ -5,9 +5,10 @@
 #     with one per node);
 #  2. one reconcile of that DaemonSet when nothing changes (the DaemonSet annotated: an update
 #     event, no spec change, nothing to write), when one of its pods changed (annotated: that
-#     pod's record is read again and every node walked again), when a node changed (labelled:
-#     the nodes are listed again too) and when a pod is deleted (every pod is listed again, the
-#     pod recreated: several reconciles), POKES times each; each time the controller's /metrics
+#     pod's record is read again; nothing a decision reads changed, so the memoised answers
+#     hold), when a node changed (labelled: the nodes are listed again and every node walked)
+#     and when a pod is deleted (every pod listed again, every node walked, the pod recreated:
+#     several reconciles), POKES times each; each time the controller's /metrics
 #     (--metrics-listen) give the change of controller_runtime_reconcile_time_seconds (sum and
 #     count) and kubelua_lua_seconds_total for the daemonset controller;
 #  3. a rolling update (new image) with maxUnavailable 10 %: time until the status says every
@@ -120,7 +121,7 @@ pokes "nothing changed" k annotate ds bench --overwrite "bench.kubelua.io/poke=%
 # One pod annotated: the pods are listed and indexed again and every node is walked again
 # (placement, rollout, status), nothing to write.
 pod=$(k get pods -l app=bench -o jsonpath='{.items[0].metadata.name}')
-pokes "one pod changed (every node walked)" k annotate pod "$pod" --overwrite "bench.kubelua.io/poke=%d"
+pokes "one pod annotated (that pod read again, nothing decisive changed)" k annotate pod "$pod" --overwrite "bench.kubelua.io/poke=%d"
 # One node labelled: the nodes are listed again as well.
 pokes "one node relabelled (nodes listed again)" k label node kubelua-node-1 --overwrite "bench.kubelua.io/poke=%d"
 # One pod deleted: the pods are listed again (a pod is gone) and one is created.
