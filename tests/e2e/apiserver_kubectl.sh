@@ -327,3 +327,22 @@ if out=$("$KL_BINARY" apiserver --data-dir "$KL_DATA" --listen 127.0.0.1:0 2>&1)
 fi
 assert_contains "$out" "is in use by another process" "second server's error"
 pass "one server per data directory"
+
+# Every acknowledged write survives kill -9: ConfigMaps created one after another, the server
+# killed right after the last answer, then started again on the same data directory.
+tok=$(kl_token)
+acked=()
+for i in $(seq 1 60); do
+    code=$(kcurl -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $tok" \
+        -H 'Content-Type: application/json' "$KL_URL/api/v1/namespaces/default/configmaps" \
+        -d "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"durable-$i\"},\"data\":{\"i\":\"$i\"}}")
+    [ "$code" = 201 ] && acked+=("durable-$i")
+done
+kill -KILL "$KL_SERVER_PID"
+wait "$KL_SERVER_PID" 2>/dev/null || true
+[ "${#acked[@]}" = 60 ] || fail "only ${#acked[@]} of 60 creates acknowledged"
+KL_LISTEN=${KL_URL#https://} kl_start_apiserver "$KL_DATA"
+have=$(k get cm -o name | grep -c '^configmap/durable-' || true)
+assert_eq "60" "$have" "acknowledged ConfigMaps after kill -9"
+assert_eq "60" "$(k get cm durable-60 -o jsonpath='{.data.i}')" "the last acknowledged write"
+pass "kill -9 loses no acknowledged write"
