@@ -225,6 +225,33 @@ static void pod_new(kl_agent_t *a, agent_node_t *n, const kl_obj_t *obj)
     agent_pod_sync(p);
 }
 
+static void lone_delete_done(kl_client_t *c, int rc, const kl_obj_t *body, const kl_status_t *st,
+                             void *ud)
+{
+    kl_agent_t *a = ud;
+    (void)c;
+    (void)body;
+    if (rc == 0 || rc == KL_ENOTFOUND || rc == KL_ECONFLICT) {
+        a->stats.pod_deletes++;
+        return;
+    }
+    a->stats.write_errors++;
+    KL_WARN("agent", "deleting a finished pod: %s", st ? st->message : kl_strerror(rc));
+}
+
+/* A finished pod being deleted that no record holds any more (it ended before its deletion, or
+ * its record was dropped): as the kubelet's status manager does, it is removed at once (grace
+ * 0, for this uid only); nothing else would confirm its termination. */
+static void delete_lone(kl_agent_t *a, const char *ns, const char *name, const char *uid)
+{
+    kl_resource_t r = {
+        .group = "", .version = "v1", .resource = "pods", .namespace = ns, .name = name};
+    kl_req_opts_t o = {
+        .has_grace_period = true, .grace_period_seconds = 0, .precondition_uid = uid};
+    if (agent_request(a, false, AREQ_DELETE, 0, &r, &o, NULL, 0, lone_delete_done, a) < 0)
+        KL_WARN("agent", "pod %s/%s: cannot send its deletion", ns, name);
+}
+
 void agent_pod_seen(kl_agent_t *a, const kl_obj_t *obj, bool initial)
 {
     (void)initial;
@@ -255,6 +282,11 @@ void agent_pod_seen(kl_agent_t *a, const kl_obj_t *obj, bool initial)
     }
     if (n->paused)
         return;
+    if (kl_pod_is_terminal(root) && kl_pod_is_deleted(root)) {
+        kl_strmap_del(&a->finished, uid, NULL);
+        delete_lone(a, ns, name, uid);
+        return;
+    }
     if (uid_finished(a, uid)) {
         if (kl_pod_is_terminal(root))
             kl_strmap_del(&a->finished, uid, NULL);

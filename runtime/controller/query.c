@@ -60,8 +60,7 @@ static const char *field_get(const char *field, bool *known, void *ud)
 
 bool kl_cache_query_match(const kl_cache_query_t *q, const kl_obj_t *o)
 {
-    if (q == NULL ||
-        (!q->namespace && !q->labels && !q->owner_uid && !q->node_name && !q->fields))
+    if (q == NULL || (!q->namespace && !q->labels && !q->owner_uid && !q->node_name && !q->fields))
         return true;
     pthread_once(&keys_once, init_keys);
     kl_val_t root = kl_obj_root(o);

@@ -11,6 +11,12 @@ source "$(dirname "$0")/lib.bash"
 
 kl_start_up --nodes 2
 
+kl_on_fail() {
+    echo "--- jobs and pods"
+    k get jobs -o wide
+    k get pods -o jsonpath='{range .items[*]}{.metadata.name} {.status.phase} deleting={.metadata.deletionTimestamp} finalizers={.metadata.finalizers} owner={.metadata.ownerReferences[0].name}{"\n"}{end}'
+}
+
 # Every change to the pods of "par", in order, from before the Job exists.
 k get pods -l job-name=par -w --output-watch-events \
     -o jsonpath='{.type} {.object.metadata.name} {.object.status.phase}{"\n"}' \

@@ -27,8 +27,10 @@ kl_cleanup() {
 }
 trap kl_cleanup EXIT
 
+# A test may define kl_on_fail to print what helps to understand a failure.
 fail() {
     echo "FAIL: $*" >&2
+    if declare -F kl_on_fail >/dev/null; then kl_on_fail >&2 || true; fi
     exit 1
 }
 
