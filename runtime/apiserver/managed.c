@@ -1098,6 +1098,32 @@ static bool is_reset(const kl_json_t *mf)
            (mf->len == 1 && kl_json_is(mf->u.items[0], KL_TOBJECT) && mf->u.items[0]->len == 0);
 }
 
+/* Adds fields to the Update entry of op's manager (made when missing), stamped op->now. */
+static void own_update(mf_t *m, const kl_mf_op_t *op, kl_fset_t *fields)
+{
+    entry_t *self = find_entry(m, op->manager, false, op->subresource, op->api_version);
+    if (self == NULL && (self = add_entry(m)) != NULL) {
+        self->manager = op->manager;
+        self->api_version = op->api_version;
+        self->sub = op->subresource ? op->subresource : "";
+        self->decoded = true;
+    }
+    if (self != NULL) {
+        self->set = kl_fset_union(&m->a, decode(m, self), fields);
+        self->time = op->now;
+        self->dirty = true;
+    }
+}
+
+/* Caps the number of managers and writes the entries into obj. */
+static int finish(mf_t *m, kl_json_t *obj, kl_errinfo_t *err)
+{
+    cap_managers(m);
+    if (kl_arena_failed(&m->a))
+        return kl_err(err, KL_ENOMEM, "out of memory");
+    return store(m, obj);
+}
+
 int kl_mf_update(const kl_mf_op_t *op, const kl_json_t *old, kl_json_t *next, kl_errinfo_t *err)
 {
     mf_t m;
@@ -1147,25 +1173,9 @@ int kl_mf_update(const kl_mf_op_t *op, const kl_json_t *old, kl_json_t *next, kl
         disown(&m, &m.e[i], removed);
     }
     changed = kl_fset_difference(&m.a, changed, strip_set(&m));
-    if (!kl_fset_empty(changed)) {
-        entry_t *self = find_entry(&m, op->manager, false, op->subresource, op->api_version);
-        if (self == NULL && (self = add_entry(&m)) != NULL) {
-            self->manager = op->manager;
-            self->api_version = op->api_version;
-            self->sub = op->subresource ? op->subresource : "";
-            self->decoded = true;
-        }
-        if (self != NULL) {
-            self->set = kl_fset_union(&m.a, decode(&m, self), changed);
-            self->time = op->now;
-            self->dirty = true;
-        }
-    }
-    cap_managers(&m);
-    if (kl_arena_failed(&m.a))
-        rc = kl_err(err, KL_ENOMEM, "out of memory");
-    else
-        rc = store(&m, next);
+    if (!kl_fset_empty(changed))
+        own_update(&m, op, changed);
+    rc = finish(&m, next, err);
 out:
     mf_cleanup(&m);
     return rc;
@@ -1191,23 +1201,8 @@ int kl_mf_scale(const kl_mf_op_t *op, kl_json_t *obj, kl_errinfo_t *err)
     kl_fset_t *r = kl_fset_seal(&m.a, root);
     for (size_t i = 0; i < m.n; i++)
         disown(&m, &m.e[i], r);
-    entry_t *self = find_entry(&m, op->manager, false, op->subresource, op->api_version);
-    if (self == NULL && (self = add_entry(&m)) != NULL) {
-        self->manager = op->manager;
-        self->api_version = op->api_version;
-        self->sub = op->subresource ? op->subresource : "";
-        self->decoded = true;
-    }
-    if (self != NULL) {
-        self->set = kl_fset_union(&m.a, decode(&m, self), r);
-        self->time = op->now;
-        self->dirty = true;
-    }
-    cap_managers(&m);
-    if (kl_arena_failed(&m.a))
-        rc = kl_err(err, KL_ENOMEM, "out of memory");
-    else
-        rc = store(&m, obj);
+    own_update(&m, op, r);
+    rc = finish(&m, obj, err);
 out:
     mf_cleanup(&m);
     return rc;
