@@ -239,16 +239,23 @@ static void lone_delete_done(kl_client_t *c, int rc, const kl_obj_t *body, const
     KL_WARN("agent", "deleting a finished pod: %s", st ? st->message : kl_strerror(rc));
 }
 
-/* A finished pod being deleted that no record holds any more (it ended before its deletion, or
- * its record was dropped): as the kubelet's status manager does, it is removed at once (grace
- * 0, for this uid only); nothing else would confirm its termination. */
-static void delete_lone(kl_agent_t *a, const char *ns, const char *name, const char *uid)
+/* The kubelet's last word on a pod: its deletion with grace 0, for this uid only. */
+static int final_delete(kl_agent_t *a, const char *ns, const char *name, const char *uid,
+                        kl_client_cb cb, void *ud)
 {
     kl_resource_t r = {
         .group = "", .version = "v1", .resource = "pods", .namespace = ns, .name = name};
     kl_req_opts_t o = {
         .has_grace_period = true, .grace_period_seconds = 0, .precondition_uid = uid};
-    if (agent_request(a, false, AREQ_DELETE, 0, &r, &o, NULL, 0, lone_delete_done, a) < 0)
+    return agent_request(a, false, AREQ_DELETE, 0, &r, &o, NULL, 0, cb, ud);
+}
+
+/* A finished pod being deleted that no record holds any more (it ended before its deletion, or
+ * its record was dropped): as the kubelet's status manager does, it is removed at once; nothing
+ * else would confirm its termination. */
+static void delete_lone(kl_agent_t *a, const char *ns, const char *name, const char *uid)
+{
+    if (final_delete(a, ns, name, uid, lone_delete_done, a) < 0)
         KL_WARN("agent", "pod %s/%s: cannot send its deletion", ns, name);
 }
 
@@ -717,13 +724,9 @@ static void delete_done(kl_client_t *c, int rc, const kl_obj_t *body, const kl_s
 
 static void send_delete(agent_pod_t *p)
 {
-    kl_resource_t r = {
-        .group = "", .version = "v1", .resource = "pods", .namespace = p->ns, .name = p->name};
-    kl_req_opts_t o = {
-        .has_grace_period = true, .grace_period_seconds = 0, .precondition_uid = p->uid};
     p->delete_sent = true;
     p->refs++;
-    if (agent_request(p->a, false, AREQ_DELETE, 0, &r, &o, NULL, 0, delete_done, p) < 0) {
+    if (final_delete(p->a, p->ns, p->name, p->uid, delete_done, p) < 0) {
         p->refs--;
         p->delete_sent = false;
     }
