@@ -18,10 +18,10 @@
 // KEEP=1 keeps the data directory; LOG=1 runs kubelua at -v info (default warn).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from './h2client.mjs';
 
 const here = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -80,27 +80,10 @@ for (let i = 0; !banner.includes('cluster is up'); i++) {
   await sleep(25);
 }
 const pid = child.pid;
-const kc = readFileSync(`${dir}/data/kubeconfig`, 'utf8');
-const server = /server:\s*(\S+)/.exec(kc)[1];
-const token = /token:\s*(\S+)/.exec(kc)[1];
-const session = http2.connect(server, { rejectUnauthorized: false });
-const watchSession = http2.connect(server, { rejectUnauthorized: false });
+const api = connect(`${dir}/data/kubeconfig`);
+const { token, session, request } = api;
+const watchSession = api.open();
 
-function request(method, p, body) {
-  return new Promise((resolve, reject) => {
-    const req = session.request({
-      ':method': method, ':path': p, authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-    });
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('response', (h) => { req.status = h[':status']; });
-    req.on('data', (c) => { data += c; });
-    req.on('end', () => resolve({ status: req.status, body: data }));
-    req.on('error', reject);
-    if (body) req.end(JSON.stringify(body)); else req.end();
-  });
-}
 
 async function metrics() {
   try {

@@ -8,10 +8,10 @@
 // WORKERS, when given, runs a copy of the policy with that many workers.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync, cpSync } from 'node:fs';
-import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from './h2client.mjs';
 
 const here = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const [kubelua = 'build-rel/kubelua', nodesArg = '5000', podsArg = '2000', qps = '0', workers] =
@@ -38,26 +38,7 @@ for (let i = 0; !existsSync(`${dir}/data/kubeconfig`); i++) {
   await sleep(25);
 }
 await sleep(200);
-const kc = readFileSync(`${dir}/data/kubeconfig`, 'utf8');
-const server = /server:\s*(\S+)/.exec(kc)[1];
-const token = /token:\s*(\S+)/.exec(kc)[1];
-const session = http2.connect(server, { rejectUnauthorized: false });
-
-function request(method, p, body) {
-  return new Promise((resolve, reject) => {
-    const req = session.request({
-      ':method': method, ':path': p, authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-    });
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('response', (h) => { req.status = h[':status']; });
-    req.on('data', (c) => { data += c; });
-    req.on('end', () => resolve({ status: req.status, body: data }));
-    req.on('error', reject);
-    if (body) req.end(JSON.stringify(body)); else req.end();
-  });
-}
+const { token, session, request } = connect(`${dir}/data/kubeconfig`);
 
 async function createAll(n, make) {
   let next = 0;

@@ -4,31 +4,11 @@
 // 40 s, ends). For bench/up_sched.sh.
 //
 //   node bench/static_nodes.mjs KUBECONFIG [COUNT] [PREFIX]
-import { readFileSync } from 'node:fs';
-import http2 from 'node:http2';
+import { connect } from './h2client.mjs';
 
 const [kubeconfig, countArg = '5000', prefix = 'static-'] = process.argv.slice(2);
 const COUNT = Number(countArg);
-const kc = readFileSync(kubeconfig, 'utf8');
-const server = /server:\s*(\S+)/.exec(kc)[1];
-const token = /token:\s*(\S+)/.exec(kc)[1];
-const session = http2.connect(server, { rejectUnauthorized: false });
-
-function post(p, body) {
-  return new Promise((resolve, reject) => {
-    const req = session.request({
-      ':method': 'POST', ':path': p, authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-    });
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('response', (h) => { req.status = h[':status']; });
-    req.on('data', (c) => { data += c; });
-    req.on('end', () => resolve({ status: req.status, body: data }));
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
+const api = connect(kubeconfig);
 
 const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 const resources = { cpu: '32', memory: '128Gi', pods: '110' };
@@ -38,7 +18,7 @@ const worker = async () => {
   while (next < COUNT) {
     const i = ++next;
     const name = `${prefix}${i}`;
-    const r = await post('/api/v1/nodes', {
+    const r = await api.request('POST', '/api/v1/nodes', {
       apiVersion: 'v1', kind: 'Node',
       metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux' } },
       status: {
@@ -52,4 +32,4 @@ const worker = async () => {
 };
 await Promise.all(Array.from({ length: 64 }, worker));
 console.log(`${COUNT} nodes without a kubelet created in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-session.close();
+api.session.close();

@@ -7,7 +7,7 @@
 //   node bench/up_pods.mjs KUBECONFIG PID [PODS] [NAMESPACE]
 //   BOUND_ONLY=1: finish when every pod is bound (for nodes that no kubelet runs)
 import { readdirSync, readFileSync } from 'node:fs';
-import http2 from 'node:http2';
+import { connect } from './h2client.mjs';
 
 const [kubeconfig, pidArg, podsArg = '2000', ns = 'default'] = process.argv.slice(2);
 const PODS = Number(podsArg);
@@ -23,26 +23,9 @@ const cpu = () => ticks(`/proc/${pid}/stat`);
 // Per thread: the loop thread (node agent and controllers) and the API server's thread.
 const threads = () => Object.fromEntries(readdirSync(`/proc/${pid}/task`).map((t) => [t,
   ticks(`/proc/${pid}/task/${t}/stat`)]));
-const kc = readFileSync(kubeconfig, 'utf8');
-const server = /server:\s*(\S+)/.exec(kc)[1];
-const token = /token:\s*(\S+)/.exec(kc)[1];
-const session = http2.connect(server, { rejectUnauthorized: false });
+const api = connect(kubeconfig);
+const { token, session, request } = api;
 
-function request(method, p, body) {
-  return new Promise((resolve, reject) => {
-    const req = session.request({
-      ':method': method, ':path': p, authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-    });
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('response', (h) => { req.status = h[':status']; });
-    req.on('data', (c) => { data += c; });
-    req.on('end', () => resolve({ status: req.status, body: data }));
-    req.on('error', reject);
-    if (body) req.end(JSON.stringify(body)); else req.end();
-  });
-}
 
 const listed = JSON.parse((await request('GET', `/api/v1/namespaces/${ns}/pods?limit=1`)).body);
 const bound = new Set();
