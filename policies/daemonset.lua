@@ -462,13 +462,14 @@ end
 -- pod_epoch and notes the pod in its `changed` set: its next claim reads those pods again, or
 -- lists them all when there were many (daemonset.pods). Pods with a controller are enqueued
 -- through `owns`; orphans wake the DaemonSets whose selector matches them (adoption).
-local function bump_pods(uid, pod_key)
+local function bump_pods(uid, md)
   local key = uid and key_of_uid[uid]
   local k = key and known[key]
   if k == nil then return end
   k.pod_epoch = k.pod_epoch + 1
   local changed = k.changed
   if changed then
+    local pod_key = md.namespace .. "/" .. md.name
     if changed[pod_key] == nil then
       local n = (k.changed_n or 0) + 1
       if n > P.MAX_CHANGED then
@@ -484,11 +485,10 @@ end
 local function map_pod(pod, old)
   local uid = C.controller_uid(pod)
   local md = pod.metadata
-  local pod_key = md.namespace .. "/" .. md.name
-  bump_pods(uid, pod_key)
+  bump_pods(uid, md)
   if old ~= nil then
     local old_uid = C.controller_uid(old)
-    if old_uid ~= uid then bump_pods(old_uid, pod_key) end
+    if old_uid ~= uid then bump_pods(old_uid, md) end
   end
   if uid ~= nil then return nil end
   return matching_pods(md.namespace, md.labels)
