@@ -722,6 +722,34 @@ static int put_time(dec_t *d, const uint8_t *b, size_t n, bool micro)
     return put(d, buf, (size_t)len);
 }
 
+/* put_duration's writers: digits are written backwards, ending at buf[w]; each returns the
+ * new start. */
+static size_t digits_back(char *buf, size_t w, uint64_t v)
+{
+    do {
+        buf[--w] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return w;
+}
+
+/* The prec lowest digits of *u as a fraction without trailing zeros ("." included, nothing
+ * when they are all zero); *u keeps the rest. */
+static size_t fraction_back(char *buf, size_t w, uint64_t *u, int prec)
+{
+    bool print = false;
+    for (int i = 0; i < prec; i++) {
+        unsigned digit = (unsigned)(*u % 10);
+        print = print || digit != 0;
+        if (print)
+            buf[--w] = (char)('0' + digit);
+        *u /= 10;
+    }
+    if (print)
+        buf[--w] = '.';
+    return w;
+}
+
 /* Go's time.Duration.String(). */
 static int put_duration(dec_t *d, int64_t ns)
 {
@@ -748,52 +776,20 @@ static int put_duration(dec_t *d, int64_t ns)
         size_t ul = strlen(unit);
         w -= ul;
         memcpy(buf + w, unit, ul);
-        bool print = false;
-        for (int i = 0; i < prec; i++) {
-            unsigned digit = (unsigned)(u % 10);
-            print = print || digit != 0;
-            if (print)
-                buf[--w] = (char)('0' + digit);
-            u /= 10;
-        }
-        if (print)
-            buf[--w] = '.';
-        do {
-            buf[--w] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
+        w = fraction_back(buf, w, &u, prec);
+        w = digits_back(buf, w, u);
     } else {
         buf[--w] = 's';
-        bool print = false;
-        for (int i = 0; i < 9; i++) {
-            unsigned digit = (unsigned)(u % 10);
-            print = print || digit != 0;
-            if (print)
-                buf[--w] = (char)('0' + digit);
-            u /= 10;
-        }
-        if (print)
-            buf[--w] = '.';
-        uint64_t secs = u % 60;
+        w = fraction_back(buf, w, &u, 9);
+        w = digits_back(buf, w, u % 60);
         u /= 60;
-        do {
-            buf[--w] = (char)('0' + secs % 10);
-            secs /= 10;
-        } while (secs);
         if (u > 0) {
             buf[--w] = 'm';
-            uint64_t mins = u % 60;
+            w = digits_back(buf, w, u % 60);
             u /= 60;
-            do {
-                buf[--w] = (char)('0' + mins % 10);
-                mins /= 10;
-            } while (mins);
             if (u > 0) {
                 buf[--w] = 'h';
-                do {
-                    buf[--w] = (char)('0' + u % 10);
-                    u /= 10;
-                } while (u);
+                w = digits_back(buf, w, u);
             }
         }
     }
