@@ -34,6 +34,7 @@ typedef struct contract {
     size_t nwatches;
     int64_t workers;
     double resync;
+    double batch_period;
     uint32_t budget_ms; /* time_budget, or 0 */
     char problem[512];
 } contract_t;
@@ -122,6 +123,21 @@ static int read_contract(lua_State *L, void *ud)
     if (lua_rawget(L, 1) == LUA_TNUMBER)
         c->resync = lua_tonumber(L, -1);
     lua_pop(L, 1);
+    lua_pushliteral(L, "batch_period");
+    t = lua_rawget(L, 1);
+    if (t == LUA_TNUMBER) {
+        double s = lua_tonumber(L, -1);
+        if (!(s >= 0 && s <= 60)) {
+            snprintf(c->problem, sizeof(c->problem),
+                     "`batch_period` must be a number of seconds in [0, 60]");
+            return KL_EINVAL;
+        }
+        c->batch_period = s;
+    } else if (t != LUA_TNIL) {
+        snprintf(c->problem, sizeof(c->problem), "`batch_period` must be a number of seconds");
+        return KL_EINVAL;
+    }
+    lua_pop(L, 1);
     lua_pushliteral(L, "time_budget");
     t = lua_rawget(L, 1);
     if (t == LUA_TNUMBER) {
@@ -206,6 +222,29 @@ static void enqueue(kl_controller_t *c, const char *key)
         kl_queue_add(c->queue, key);
 }
 
+/* A change that only needs looking at eventually (an owned object's, or a status update of the
+ * primary): with a batch period, the key waits that long so that a burst of such changes costs
+ * one reconcile (upstream's Job controller batches pod events and status updates for 1 s). */
+static void enqueue_batched(kl_controller_t *c, const char *key)
+{
+    if (c->stopping)
+        return;
+    if (c->batch_period > 0)
+        kl_queue_add_after(c->queue, key, c->batch_period);
+    else
+        kl_queue_add(c->queue, key);
+}
+
+static bool terminating(const kl_obj_t *o)
+{
+    return o && !kl_val_missing(kl_val_path(kl_obj_root(o), "metadata", "deletionTimestamp", NULL));
+}
+
+static int64_t generation_of(const kl_obj_t *o)
+{
+    return kl_val_int(kl_val_path(kl_obj_root(o), "metadata", "generation", NULL));
+}
+
 static void object_key(const kl_obj_t *obj, char *out, size_t cap)
 {
     kl_val_t md = kl_val_get(kl_obj_root(obj), "metadata");
@@ -225,7 +264,12 @@ static void on_primary(const kl_rtype_t *res, kl_change_t change, const kl_obj_t
     object_key(obj, key, sizeof(key));
     if (change == KL_CHANGE_DELETE)
         kl_expectations_delete(c->exp, key);
-    enqueue(c, key);
+    /* A spec change (a new generation) or the start of a deletion is looked at at once. */
+    if (change == KL_CHANGE_UPDATE && old && generation_of(obj) == generation_of(old) &&
+        terminating(obj) == terminating(old))
+        enqueue_batched(c, key);
+    else
+        enqueue(c, key);
 }
 
 /* The key of obj's controller owner when it is our primary kind (uid checked in the cache). */
@@ -258,11 +302,6 @@ static bool owner_key(kl_controller_t *c, const kl_obj_t *obj, char *out, size_t
     return false;
 }
 
-static bool terminating(const kl_obj_t *o)
-{
-    return o && !kl_val_missing(kl_val_path(kl_obj_root(o), "metadata", "deletionTimestamp", NULL));
-}
-
 static void on_owned(const kl_rtype_t *res, kl_change_t change, const kl_obj_t *obj,
                      const kl_obj_t *old, void *ud)
 {
@@ -283,12 +322,12 @@ static void on_owned(const kl_rtype_t *res, kl_change_t change, const kl_obj_t *
         kl_expectations_deletion_observed(c->exp, key, own);
     }
     if (have)
-        enqueue(c, key);
+        enqueue_batched(c, key);
     /* An update that changed the controller owner enqueues the old owner too. */
     char oldkey[600];
     if (change == KL_CHANGE_UPDATE && old && owner_key(c, old, oldkey, sizeof(oldkey)) &&
         (!have || strcmp(oldkey, key) != 0))
-        enqueue(c, oldkey);
+        enqueue_batched(c, oldkey);
 }
 
 typedef struct map_call {
@@ -671,6 +710,7 @@ static int adopt(kl_controller_t *c, kl_script_t *s, const contract_t *ct, kl_er
     c->nwatches = ct->nwatches;
     c->workers = (int)ct->workers;
     c->resync = ct->resync;
+    c->batch_period = ct->batch_period;
     c->budget_ms = ct->budget_ms;
     snprintf(c->component, sizeof(c->component), "%s", ct->component);
     c->next_resync = ct->resync > 0 ? now_of(c->m) + ct->resync : 0;
@@ -881,6 +921,7 @@ static void controller_free(kl_controller_t *c)
     c->stopping = true;
     kl_queue_shut_down(c->queue, false);
     kl_script_free(c->script); /* cancels in-flight reconciles */
+    kl_events_discard(c);
     kl_queue_free(c->queue);
     kl_expectations_unref(c->exp);
     kl_histogram_cleanup(&c->reconcile_time);
@@ -1033,6 +1074,8 @@ int kl_manager_metrics(const kl_manager_t *m, kl_buf_t *out)
         {"kubelua_lua_memory_kills_total", "Reconciles stopped by the memory ceiling",
          KL_METRIC_COUNTER},
         {"kubelua_policy_generation", "Policy generation (bumped by each reload)", KL_METRIC_GAUGE},
+        {"kubelua_events_dropped_total",
+         "Events not written because the controller's event queue was full", KL_METRIC_COUNTER},
     };
     for (size_t k = 0; rc == 0 && k < sizeof(own) / sizeof(own[0]); k++) {
         rc = kl_metrics_write_header(out, own[k].name, own[k].help, own[k].type);
@@ -1054,6 +1097,9 @@ int kl_manager_metrics(const kl_manager_t *m, kl_buf_t *out)
                 break;
             case 4:
                 v = (double)c->memory_kills;
+                break;
+            case 6:
+                v = (double)c->events_dropped;
                 break;
             default:
                 v = c->generation;

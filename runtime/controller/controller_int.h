@@ -32,6 +32,7 @@ struct kl_controller {
     size_t nwatches;
     int workers;
     double resync;
+    double batch_period; /* owned-object events and status-only updates wait this long */
     uint32_t budget_ms;  /* the policy's time_budget per reconcile, or 0: the manager's */
     char component[128]; /* Event source, or "" for "<name>-controller" */
     double next_resync;
@@ -45,6 +46,12 @@ struct kl_controller {
     uint64_t lua_ns;
     uint64_t lua_errors;
     uint64_t budget_kills, memory_kills;
+    /* Event sink: one write at a time, at most EVENTS_QUEUE_MAX waiting (events.c). */
+    struct event_out *ev_head, *ev_tail;
+    size_t ev_queued;
+    bool ev_writing;
+    uint64_t events_dropped;
+    double ev_drop_warned;
     bool subscribed;
     bool stopping;
     bool synced; /* every declared resource's cache has synced once */
@@ -96,5 +103,7 @@ void kl_cache_push(lua_State *L, kl_controller_t *c);
 void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, const char *type,
                      const char *reason, const char *message);
 void kl_events_cleanup(kl_manager_t *m);
+/* Frees the events c has queued and not yet written. */
+void kl_events_discard(kl_controller_t *c);
 
 #endif

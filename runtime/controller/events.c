@@ -1,7 +1,12 @@
 /* The event recorder: core/v1 Events about objects, aggregated like client-go's recorder (a
  * repeat of the same type, reason and message about the same object within ten minutes bumps
- * `count` and `lastTimestamp` of the existing Event instead of creating a new one). Events are
- * written asynchronously; a reconcile never waits for one. */
+ * `count` and `lastTimestamp` of the existing Event instead of creating a new one).
+ *
+ * Events are best effort, as upstream's broadcaster makes them: a reconcile never waits for
+ * one, each controller writes its events one at a time in the order they were recorded (so an
+ * aggregation patch never overtakes the creation it patches, and a burst of events never
+ * crowds the controller's own writes out of the API server), and at most EVENTS_QUEUE_MAX wait;
+ * beyond that new events are dropped and counted (kubelua_events_dropped_total). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +18,17 @@
 
 #define AGGREGATE_WINDOW 600.0
 #define MAX_TRACKED 10000
+#define EVENTS_QUEUE_MAX 1000 /* client-go's maxQueuedEvents */
+#define DROP_WARN_EVERY 60.0
+
+/* An event write waiting for its controller's previous one. */
+typedef struct event_out {
+    struct event_out *next;
+    kl_write_op_t op; /* KL_WRITE_CREATE or KL_WRITE_PATCH (an aggregation) */
+    char ns[256];
+    char name[320]; /* the Event patched; unused for creates */
+    kl_json_t *body;
+} event_out_t;
 
 typedef struct event_seen {
     char name[320];
@@ -21,11 +37,16 @@ typedef struct event_seen {
     double last;
 } event_seen_t;
 
+static void pump(kl_controller_t *c);
+
 static void on_event_written(int rc, kl_obj_t *result, const kl_write_status_t *st, void *ud)
 {
+    kl_controller_t *c = ud;
     if (rc < 0)
         KL_DEBUG("events", "writing an event failed: %s", st ? st->message : kl_strerror(rc));
     kl_obj_unref(result);
+    c->ev_writing = false;
+    pump(c);
 }
 
 static kl_rtype_t *events_resource(kl_manager_t *m)
@@ -35,6 +56,85 @@ static kl_rtype_t *events_resource(kl_manager_t *m)
     if (b->ops->resolve(b, "v1/events", &res, NULL) < 0)
         return NULL;
     return res;
+}
+
+/* Starts the next queued write when none is in flight. */
+static void pump(kl_controller_t *c)
+{
+    kl_backend_t *b = c->m->o.backend;
+    while (!c->ev_writing && c->ev_head) {
+        event_out_t *e = c->ev_head;
+        c->ev_head = e->next;
+        if (c->ev_head == NULL)
+            c->ev_tail = NULL;
+        c->ev_queued--;
+        kl_rtype_t *evres = events_resource(c->m);
+        kl_write_t w = {.op = e->op,
+                        .res = evres,
+                        .namespace = e->ns,
+                        .name = e->op == KL_WRITE_PATCH ? e->name : NULL,
+                        .body = e->body,
+                        .patch_type = e->op == KL_WRITE_PATCH ? "merge" : NULL,
+                        .grace_seconds = -1};
+        kl_errinfo_t err;
+        /* Set first: a backend may answer before write returns. */
+        c->ev_writing = true;
+        if (evres == NULL || b->ops->write(b, &w, on_event_written, c, &err) < 0) {
+            c->ev_writing = false;
+            if (evres)
+                KL_DEBUG("events", "%s", err.msg);
+        }
+        kl_json_free(e->body);
+        free(e);
+    }
+}
+
+/* Queues body (taken) for writing; drops it when the queue is full. */
+static void send_event(kl_controller_t *c, kl_write_op_t op, const char *ns, const char *name,
+                       kl_json_t *body)
+{
+    if (c->ev_queued >= EVENTS_QUEUE_MAX) {
+        kl_json_free(body);
+        c->events_dropped++;
+        double now = c->m->o.backend->ops->now(c->m->o.backend);
+        if (now - c->ev_drop_warned >= DROP_WARN_EVERY) {
+            c->ev_drop_warned = now;
+            KL_WARN(c->name,
+                    "events come faster than the API server takes them: %d waiting, %llu "
+                    "dropped so far",
+                    EVENTS_QUEUE_MAX, (unsigned long long)c->events_dropped);
+        }
+        return;
+    }
+    event_out_t *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        kl_json_free(body);
+        return;
+    }
+    e->op = op;
+    e->body = body;
+    snprintf(e->ns, sizeof(e->ns), "%s", ns);
+    if (name)
+        snprintf(e->name, sizeof(e->name), "%s", name);
+    if (c->ev_tail)
+        c->ev_tail->next = e;
+    else
+        c->ev_head = e;
+    c->ev_tail = e;
+    c->ev_queued++;
+    pump(c);
+}
+
+void kl_events_discard(kl_controller_t *c)
+{
+    while (c->ev_head) {
+        event_out_t *e = c->ev_head;
+        c->ev_head = e->next;
+        kl_json_free(e->body);
+        free(e);
+    }
+    c->ev_tail = NULL;
+    c->ev_queued = 0;
 }
 
 static void component(const kl_controller_t *c, char *out, size_t cap)
@@ -80,8 +180,6 @@ void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, c
     char key[2048];
     snprintf(key, sizeof(key), "%s|%s|%s|%.1500s", uid ? uid : name, type, reason, message);
     event_seen_t *seen = kl_strmap_get(&m->events, key);
-    kl_backend_t *b = m->o.backend;
-    kl_errinfo_t err;
     if (seen && now - seen->last < AGGREGATE_WINDOW) {
         seen->count++;
         seen->last = now;
@@ -91,16 +189,7 @@ void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, c
             kl_json_free(patch);
             return;
         }
-        kl_write_t w = {.op = KL_WRITE_PATCH,
-                        .res = evres,
-                        .namespace = seen->ns,
-                        .name = seen->name,
-                        .body = patch,
-                        .patch_type = "merge",
-                        .grace_seconds = -1};
-        if (b->ops->write(b, &w, on_event_written, NULL, &err) < 0)
-            KL_DEBUG("events", "%s", err.msg);
-        kl_json_free(patch);
+        send_event(c, KL_WRITE_PATCH, seen->ns, seen->name, patch);
         return;
     }
     char evname[320];
@@ -175,11 +264,7 @@ void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, c
         kl_json_free(ev);
         return;
     }
-    kl_write_t w = {
-        .op = KL_WRITE_CREATE, .res = evres, .namespace = evns, .body = ev, .grace_seconds = -1};
-    if (b->ops->write(b, &w, on_event_written, NULL, &err) < 0)
-        KL_DEBUG("events", "%s", err.msg);
-    kl_json_free(ev);
+    send_event(c, KL_WRITE_CREATE, evns, NULL, ev);
     if (kl_strmap_len(&m->events) >= MAX_TRACKED)
         forget_all(m);
     if (seen == NULL) {
