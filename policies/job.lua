@@ -1160,5 +1160,8 @@ return {
   owns = { PODS },
   watches = { { resource = PODS, map = map_pod } },
   workers = 5,
+  -- syncJobBatchPeriod: pod events and status-only updates of a Job wait 1 s, so a burst of
+  -- them costs one sync; a new Job, a spec change or a deletion is synced at once.
+  batch_period = MIN_DELAY,
   reconcile = reconcile,
 }

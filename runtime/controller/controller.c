@@ -710,7 +710,7 @@ static int adopt(kl_controller_t *c, kl_script_t *s, const contract_t *ct, kl_er
     c->nwatches = ct->nwatches;
     c->workers = (int)ct->workers;
     c->resync = ct->resync;
-    c->batch_period = ct->batch_period;
+    c->batch_period = c->m->o.no_batching ? 0 : ct->batch_period;
     c->budget_ms = ct->budget_ms;
     snprintf(c->component, sizeof(c->component), "%s", ct->component);
     c->next_resync = ct->resync > 0 ? now_of(c->m) + ct->resync : 0;

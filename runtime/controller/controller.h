@@ -50,6 +50,7 @@ typedef struct kl_manager_opts {
     uint32_t time_budget_ms; /* per reconcile Lua time; 0: the script default (1 s) */
     uint64_t instr_budget;   /* per reconcile Lua VM instructions; 0: unlimited */
     size_t mem_limit;        /* per policy state; 0: default (64 MiB) */
+    bool no_batching;        /* ignore policies' batch_period (enqueue every change at once) */
 } kl_manager_opts_t;
 
 KL_NODISCARD int kl_manager_new(const kl_manager_opts_t *opts, kl_manager_t **out);

@@ -525,6 +525,7 @@ int kl_test_run_file(const char *path, FILE *out, kl_test_result_t *res, kl_erri
         .time_budget_ms = (uint32_t)kl_json_int_or(kl_json_get(spec, "budget_ms"), 0),
         .instr_budget = (uint64_t)kl_json_int_or(kl_json_get(spec, "budget_instructions"), 0),
         .mem_limit = (size_t)kl_json_int_or(kl_json_get(spec, "memory_mb"), 0) << 20,
+        .no_batching = !kl_json_bool_or(kl_json_get(spec, "batch_period"), false),
     };
     if ((rc = kl_manager_new(&mo, &r.m)) < 0) {
         kl_err(err, rc, "cannot create the controller manager");
