@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,114 @@ static void dispose_slot(void *p)
     free(*(char **)p);
 }
 
+/* ---- Group commit ----------------------------------------------------------------------
+ * The writes of one loop iteration share a SQLite transaction, committed at its end (a
+ * uv_check handle). Until then every answer is held: a writer hears back only once its write
+ * is durable, and so does anyone who read the new state meanwhile. */
+
+typedef struct kl_held {
+    struct kl_held *next;
+    h2o_req_t *req;        /* NULL once h2o disposed of the request (the client went away) */
+    struct kl_held **slot; /* in the request's pool: points back here while held */
+    int status;
+    char *data;
+    size_t len;
+} kl_held_t;
+
+static kl_apiserver_t *server_of(h2o_req_t *req)
+{
+    return (kl_apiserver_t *)(void *)((char *)req->conn->ctx - offsetof(kl_apiserver_t, ctx));
+}
+
+static void dispose_held(void *p)
+{
+    kl_held_t *h = *(kl_held_t **)p;
+    if (h)
+        h->req = NULL;
+}
+
+static void send_now(h2o_req_t *req, int status, char *data, size_t len)
+{
+    char **slot = h2o_mem_alloc_shared(&req->pool, sizeof(char *), dispose_slot);
+    *slot = data;
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = len;
+    h2o_start_response(req, &final_generator);
+    h2o_iovec_t iov = h2o_iovec_init(data, len);
+    h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* Sends now, or holds until the open group commits; takes data (malloc'd). */
+static void answer(h2o_req_t *req, int status, const char *content_type, char *data, size_t len)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
+    kl_apiserver_t *srv = server_of(req);
+    if (!kl_store_uncommitted(srv->store)) {
+        send_now(req, status, data, len);
+        return;
+    }
+    kl_held_t *h = malloc(sizeof(*h));
+    if (h == NULL) {
+        free(data);
+        req->res.status = 503;
+        req->res.reason = reason_phrase(503);
+        h2o_send_inline(req, NULL, 0);
+        return;
+    }
+    *h = (kl_held_t){.req = req, .status = status, .data = data, .len = len};
+    h->slot = h2o_mem_alloc_shared(&req->pool, sizeof(kl_held_t *), dispose_held);
+    *h->slot = h;
+    if (srv->held_tail)
+        srv->held_tail->next = h;
+    else
+        srv->held = h;
+    srv->held_tail = h;
+}
+
+static const char commit_failed[] =
+    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+    "\"message\":\"storage failed: the write could not be committed\",\"reason\":"
+    "\"InternalError\",\"code\":500}";
+
+void kl_apiserver_flush(kl_apiserver_t *srv)
+{
+    kl_errinfo_t err;
+    int rc = kl_store_commit(srv->store, &err);
+    kl_held_t *h = srv->held;
+    srv->held = srv->held_tail = NULL;
+    while (h) {
+        kl_held_t *next = h->next;
+        if (h->req == NULL) {
+            free(h->data);
+        } else {
+            *h->slot = NULL;
+            if (rc < 0) {
+                free(h->data);
+                char *copy = strdup(commit_failed);
+                send_now(h->req, 500, copy, copy ? strlen(copy) : 0);
+            } else {
+                send_now(h->req, h->status, h->data, h->len);
+            }
+        }
+        free(h);
+        h = next;
+    }
+}
+
+static void on_commit_check(uv_check_t *c)
+{
+    uv_check_stop(c);
+    kl_apiserver_flush(c->data);
+}
+
+static void on_group_open(void *data)
+{
+    kl_apiserver_t *srv = data;
+    uv_check_start(&srv->commit_check, on_commit_check);
+}
+
 void kl_respond(h2o_req_t *req, int status, const char *content_type, kl_buf_t *body)
 {
     size_t len = 0;
@@ -87,27 +196,30 @@ void kl_respond(h2o_req_t *req, int status, const char *content_type, kl_buf_t *
         h2o_send_inline(req, NULL, 0);
         return;
     }
-    char **slot = h2o_mem_alloc_shared(&req->pool, sizeof(char *), dispose_slot);
-    *slot = data;
-    req->res.status = status;
-    req->res.reason = reason_phrase(status);
-    req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
-                   strlen(content_type));
-    h2o_start_response(req, &final_generator);
-    h2o_iovec_t iov = h2o_iovec_init(data, len);
-    h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+    answer(req, status, content_type, data, len);
 }
 
 void kl_respond_bytes(h2o_req_t *req, int status, const char *content_type, const char *data,
                       size_t len)
 {
-    req->res.status = status;
-    req->res.reason = reason_phrase(status);
-    req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
-                   strlen(content_type));
-    h2o_send_inline(req, data, len);
+    if (!kl_store_uncommitted(server_of(req)->store)) {
+        req->res.status = status;
+        req->res.reason = reason_phrase(status);
+        req->res.content_length = len;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
+        h2o_send_inline(req, data, len);
+        return;
+    }
+    char *copy = malloc(len ? len : 1);
+    if (copy == NULL) {
+        req->res.status = 500;
+        req->res.reason = reason_phrase(500);
+        h2o_send_inline(req, NULL, 0);
+        return;
+    }
+    memcpy(copy, data, len);
+    answer(req, status, content_type, copy, len);
 }
 
 void kl_respond_status(h2o_req_t *req, int code, const char *reason, const char *message,
@@ -594,7 +706,10 @@ int kl_apiserver_new(const kl_apiserver_opts_t *opts, kl_apiserver_t **out, kl_e
     srv->gc_idle.data = srv;
     uv_async_init(srv->loop, &srv->stop_async, on_stop_async);
     srv->stop_async.data = srv;
-    srv->handles_open += 3;
+    uv_check_init(srv->loop, &srv->commit_check);
+    srv->commit_check.data = srv;
+    srv->handles_open += 4;
+    kl_store_set_grouping(srv->store, true, on_group_open, srv);
 
     const char *url_host = strcmp(srv->host, "0.0.0.0") == 0 || strcmp(srv->host, "::") == 0 ||
                                    strcmp(srv->host, "") == 0
@@ -672,6 +787,10 @@ static void on_stop_async(uv_async_t *a)
     if (srv->stopping)
         return;
     srv->stopping = 1;
+    /* Writes while draining commit one by one. */
+    kl_apiserver_flush(srv);
+    kl_store_set_grouping(srv->store, false, NULL, NULL);
+    uv_close((uv_handle_t *)&srv->commit_check, on_handle_closed);
     kl_watch_close_all(srv);
     kl_logstream_close_all(srv);
     uv_close((uv_handle_t *)&srv->listener, on_handle_closed);

@@ -46,7 +46,9 @@ struct kl_apiserver {
     uv_tcp_t listener;
     uv_timer_t tick;
     uv_idle_t gc_idle;
-    uv_timer_t drain; /* shutdown: waits for connections to finish */
+    uv_check_t commit_check;          /* group commit: at the end of a loop iteration with writes */
+    struct kl_held *held, *held_tail; /* answers waiting for the group's commit */
+    uv_timer_t drain;                 /* shutdown: waits for connections to finish */
     uint64_t drain_deadline;
     int handles_open;
     int stopping;
@@ -110,6 +112,8 @@ void kl_add_warning(h2o_req_t *req, const char *text);
 /* Header value, or NULL. */
 const char *kl_req_header(h2o_req_t *req, const char *name, size_t *len);
 uint64_t kl_now_ms(kl_apiserver_t *srv);
+/* Commits the writes of this loop iteration and sends the answers held for them. */
+void kl_apiserver_flush(kl_apiserver_t *srv);
 
 /* ---- REST (handlers.c) ------------------------------------------------------------------- */
 

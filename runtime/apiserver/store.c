@@ -24,8 +24,23 @@ struct kl_store {
     size_t nobjects;
     kl_store_event_cb cb;
     void *cb_data;
-    bool batch; /* a transaction spans several writes (kl_store_batch_begin) */
+    bool batch;    /* kl_store_batch_begin .. end */
+    bool txn;      /* a transaction is open */
+    bool grouping; /* rows join the open transaction until kl_store_commit */
+    bool failed;   /* a shared commit failed: memory is ahead of disk, writes are refused */
+    void (*opened)(void *data);
+    void *opened_data;
+    /* Events of the open transaction, told to cb once it commits. */
+    struct deferred *deferred;
+    size_t ndeferred, deferred_cap;
 };
+
+typedef struct deferred {
+    kl_event_t ev; /* own references and key */
+    kl_table_t *table;
+} deferred_t;
+
+static void tell_deferred(kl_store_t *st);
 
 kl_sobj_t *kl_sobj_ref(kl_sobj_t *o)
 {
@@ -175,6 +190,11 @@ void kl_store_close(kl_store_t *st)
 {
     if (st == NULL)
         return;
+    st->batch = false;
+    if (st->txn && kl_store_commit(st, NULL) < 0)
+        KL_ERROR("storage", "the last writes could not be committed at close");
+    st->cb = NULL;
+    tell_deferred(st);
     sqlite3_finalize(st->ins);
     sqlite3_finalize(st->supersede);
     sqlite3_finalize(st->begin);
@@ -413,16 +433,78 @@ static void ring_push(kl_store_t *st, kl_event_t *ev)
     st->ring_len++;
 }
 
-/* Appends a row and marks the previous one superseded, in one transaction. */
+static int begin(kl_store_t *st, kl_errinfo_t *err)
+{
+    if (st->failed)
+        return kl_err(err, KL_EIO,
+                      "storage: a commit failed earlier (see the log); restart the server");
+    if (st->txn)
+        return 0;
+    sqlite3_reset(st->begin);
+    if (sqlite3_step(st->begin) != SQLITE_DONE)
+        return db_err(st, err, "begin");
+    st->txn = true;
+    if (st->grouping && st->opened)
+        st->opened(st->opened_data);
+    return 0;
+}
+
+static void free_event(kl_event_t *e);
+
+/* Tells cb about the events of the committed transaction, in order. */
+static void tell_deferred(kl_store_t *st)
+{
+    /* cb may write (and so defer more): take the list first. */
+    while (st->ndeferred) {
+        deferred_t *d = st->deferred;
+        size_t n = st->ndeferred;
+        st->deferred = NULL;
+        st->ndeferred = st->deferred_cap = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (st->cb)
+                st->cb(st, &d[i].ev, d[i].table, st->cb_data);
+            free_event(&d[i].ev);
+        }
+        free(d);
+    }
+}
+
+int kl_store_commit(kl_store_t *st, kl_errinfo_t *err)
+{
+    int rc = 0;
+    if (st->txn && !st->batch) {
+        st->txn = false;
+        sqlite3_reset(st->commit);
+        if (sqlite3_step(st->commit) != SQLITE_DONE) {
+            kl_errinfo_t why;
+            rc = db_err(st, &why, "commit");
+            sqlite3_reset(st->rollback);
+            sqlite3_step(st->rollback);
+            st->failed = true;
+            KL_ERROR("storage",
+                     "committing a group of writes failed (%s): they are lost on disk; no more "
+                     "writes are taken until the server restarts",
+                     why.msg);
+            if (err)
+                *err = why;
+        }
+    } else if (st->failed) {
+        rc = kl_err(err, KL_EIO, "storage: a commit failed earlier (see the log)");
+    }
+    if (!st->txn)
+        tell_deferred(st);
+    return rc;
+}
+
+/* Appends a row and marks the previous one superseded: in a transaction of its own, or in the
+ * shared one of a batch or group (where a failed row is left out and the others stay). */
 static int write_row(kl_store_t *st, int64_t rv, const char *key, int type, const char *json,
                      size_t len, int64_t prev_rv, kl_errinfo_t *err)
 {
-    int rc = 0;
-    if (!st->batch) {
-        sqlite3_reset(st->begin);
-        if (sqlite3_step(st->begin) != SQLITE_DONE)
-            return db_err(st, err, "begin");
-    }
+    bool own = !st->txn && !st->grouping;
+    int rc = begin(st, err);
+    if (rc < 0)
+        return rc;
     sqlite3_reset(st->ins);
     sqlite3_bind_int64(st->ins, 1, rv);
     sqlite3_bind_text(st->ins, 2, key, -1, SQLITE_STATIC);
@@ -440,8 +522,9 @@ static int write_row(kl_store_t *st, int64_t rv, const char *key, int type, cons
             goto fail;
         }
     }
-    if (st->batch)
+    if (!own)
         return 0;
+    st->txn = false;
     sqlite3_reset(st->commit);
     if (sqlite3_step(st->commit) != SQLITE_DONE) {
         rc = db_err(st, err, "commit");
@@ -449,8 +532,9 @@ static int write_row(kl_store_t *st, int64_t rv, const char *key, int type, cons
     }
     return 0;
 fail:
-    if (st->batch)
-        return rc; /* the batch's other rows stay; this one was not inserted */
+    if (!own)
+        return rc;
+    st->txn = false;
     sqlite3_reset(st->rollback);
     sqlite3_step(st->rollback);
     return rc;
@@ -458,13 +542,10 @@ fail:
 
 int kl_store_batch_begin(kl_store_t *st, kl_errinfo_t *err)
 {
-    if (st->batch)
-        return 0;
-    sqlite3_reset(st->begin);
-    if (sqlite3_step(st->begin) != SQLITE_DONE)
-        return db_err(st, err, "begin");
-    st->batch = true;
-    return 0;
+    int rc = begin(st, err);
+    if (rc == 0)
+        st->batch = true;
+    return rc;
 }
 
 int kl_store_batch_end(kl_store_t *st, kl_errinfo_t *err)
@@ -472,14 +553,19 @@ int kl_store_batch_end(kl_store_t *st, kl_errinfo_t *err)
     if (!st->batch)
         return 0;
     st->batch = false;
-    sqlite3_reset(st->commit);
-    if (sqlite3_step(st->commit) != SQLITE_DONE) {
-        int rc = db_err(st, err, "commit");
-        sqlite3_reset(st->rollback);
-        sqlite3_step(st->rollback);
-        return rc;
-    }
-    return 0;
+    return kl_store_commit(st, err);
+}
+
+void kl_store_set_grouping(kl_store_t *st, bool on, void (*opened)(void *data), void *data)
+{
+    st->grouping = on;
+    st->opened = opened;
+    st->opened_data = data;
+}
+
+bool kl_store_uncommitted(const kl_store_t *st)
+{
+    return st->txn;
 }
 
 static int emit(kl_store_t *st, kl_table_t *t, const char *name_key, kl_evtype_t type,
@@ -495,8 +581,32 @@ static int emit(kl_store_t *st, kl_table_t *t, const char *name_key, kl_evtype_t
     }
     memcpy(ev.key, t->prefix, pl);
     memcpy(ev.key + pl, name_key, nl + 1);
+    if (st->txn && st->cb) {
+        /* Nobody hears of a write before it is durable. */
+        if (st->ndeferred == st->deferred_cap) {
+            size_t cap = st->deferred_cap ? 2 * st->deferred_cap : 64;
+            deferred_t *d = realloc(st->deferred, cap * sizeof(*d));
+            if (d == NULL) {
+                free_event(&ev);
+                return KL_ENOMEM;
+            }
+            st->deferred = d;
+            st->deferred_cap = cap;
+        }
+        deferred_t *d = &st->deferred[st->ndeferred];
+        d->ev = ev;
+        d->ev.key = strdup(ev.key);
+        if (d->ev.key == NULL) {
+            free_event(&ev);
+            return KL_ENOMEM;
+        }
+        kl_sobj_ref(d->ev.obj);
+        kl_sobj_ref(d->ev.prev);
+        d->table = t;
+        st->ndeferred++;
+    }
     ring_push(st, &ev);
-    if (st->cb)
+    if (st->cb && !st->txn)
         st->cb(st, &ev, t, st->cb_data);
     return 0;
 }

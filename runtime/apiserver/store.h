@@ -109,12 +109,26 @@ KL_NODISCARD int kl_store_put(kl_store_t *st, kl_table_t *t, const char *name_ke
 KL_NODISCARD int kl_store_delete(kl_store_t *st, kl_table_t *t, const char *name_key,
                                  const char *json, size_t len, kl_obj_t *doc, kl_errinfo_t *err);
 
-/* Group commit: the writes between begin and end share one SQLite transaction (one WAL
- * append instead of one per write). Answer the writers only after end returned 0: until
- * then their rows are not durable. A failed row inside a batch is left out; the others
- * stay. */
+/* Batches: the writes between begin and end share one SQLite transaction (one WAL append
+ * instead of one per write). Answer the writers only after end returned 0: until then their
+ * rows are not durable. A failed row inside a batch is left out; the others stay.
+ *
+ * Grouping (the server's group commit): with it on, the first write opens a transaction that
+ * every later write joins until kl_store_commit; `opened` is called when one opens, so the
+ * owner can schedule the commit (the server does at the end of its loop iteration). Until then
+ * nothing is durable: the owner holds the answers to the writers (and to anyone who could
+ * have read the new state) until kl_store_commit returned 0.
+ *
+ * In both, the event callback hears of the writes only once they are committed. When a shared
+ * commit fails, its rows are lost on disk while memory has them: the store logs it and refuses
+ * every later write (KL_EIO) until restarted. */
 KL_NODISCARD int kl_store_batch_begin(kl_store_t *st, kl_errinfo_t *err);
 KL_NODISCARD int kl_store_batch_end(kl_store_t *st, kl_errinfo_t *err);
+void kl_store_set_grouping(kl_store_t *st, bool on, void (*opened)(void *data), void *data);
+/* Commits the open group (nothing to do without one) and tells the event callback. */
+KL_NODISCARD int kl_store_commit(kl_store_t *st, kl_errinfo_t *err);
+/* Writes are waiting for kl_store_commit. */
+bool kl_store_uncommitted(const kl_store_t *st);
 
 /* Entries of t sorted by name key (namespace, then name), valid until the next write. */
 kl_entry_t **kl_store_sorted(kl_table_t *t, size_t *n);
