@@ -10,7 +10,7 @@
 struct kl_store {
     sqlite3 *db;
     sqlite3_stmt *ins;
-    sqlite3_stmt *supersede;
+    sqlite3_stmt *drop_prev;
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
     sqlite3_stmt *rollback;
@@ -133,6 +133,9 @@ int kl_store_open(const kl_store_opts_t *opts, kl_store_t **out, kl_errinfo_t *e
         /* Superseding a row and compacting touch old pages at random: keep them in memory
          * (64 MiB at most) instead of reading them back from the file. */
         (rc = exec(st, "PRAGMA cache_size=-65536", err)) < 0 ||
+        /* Checkpoint every 8,192 pages (32 MiB of WAL) rather than 1,000: a page rewritten
+         * by many commits (the log's tail) is copied back to the database once. */
+        (rc = exec(st, "PRAGMA wal_autocheckpoint=8192", err)) < 0 ||
         (rc = exec(st, "PRAGMA busy_timeout=5000", err)) < 0 ||
         (rc = exec(st,
                    "CREATE TABLE IF NOT EXISTS log ("
@@ -144,9 +147,14 @@ int kl_store_open(const kl_store_opts_t *opts, kl_store_t **out, kl_errinfo_t *e
                    err)) < 0 ||
         (rc = exec(st, "CREATE INDEX IF NOT EXISTS log_live ON log(superseded, rv)", err)) < 0)
         goto fail;
-    if ((rc = prepare(st, "INSERT INTO log(rv, key, type, value) VALUES (?, ?, ?, ?)", &st->ins,
-                      err)) < 0 ||
-        (rc = prepare(st, "UPDATE log SET superseded = 1 WHERE rv = ?", &st->supersede, err)) < 0 ||
+    /* Only the latest version of each object is kept on disk (the watch history lives in
+     * memory): a write deletes the version it replaces, while its pages are still cached. A
+     * deletion's tombstone row is born superseded; it only carries the resourceVersion
+     * sequence forward, and compaction drops tombstones through the index. */
+    if ((rc =
+             prepare(st, "INSERT INTO log(rv, key, type, superseded, value) VALUES (?, ?, ?, ?, ?)",
+                     &st->ins, err)) < 0 ||
+        (rc = prepare(st, "DELETE FROM log WHERE rv = ?", &st->drop_prev, err)) < 0 ||
         (rc = prepare(st, "BEGIN", &st->begin, err)) < 0 ||
         (rc = prepare(st, "COMMIT", &st->commit, err)) < 0 ||
         (rc = prepare(st, "ROLLBACK", &st->rollback, err)) < 0)
@@ -199,7 +207,7 @@ void kl_store_close(kl_store_t *st)
     st->cb = NULL;
     tell_deferred(st);
     sqlite3_finalize(st->ins);
-    sqlite3_finalize(st->supersede);
+    sqlite3_finalize(st->drop_prev);
     sqlite3_finalize(st->begin);
     sqlite3_finalize(st->commit);
     sqlite3_finalize(st->rollback);
@@ -299,11 +307,15 @@ static int split_key(const char *key, char *prefix, size_t cap, const char **nam
 
 int kl_store_load(kl_store_t *st, kl_errinfo_t *err)
 {
+    /* History left by an earlier version (which kept superseded rows until compaction). */
+    int rc = exec(st, "DELETE FROM log WHERE superseded = 1 OR type = 3", err);
+    if (rc < 0)
+        return rc;
     sqlite3_stmt *q = NULL;
-    int rc = prepare(st,
-                     "SELECT rv, key, value FROM log WHERE superseded = 0 AND type != 3 ORDER BY "
-                     "rv",
-                     &q, err);
+    rc = prepare(st,
+                 "SELECT rv, key, value FROM log WHERE superseded = 0 AND type != 3 ORDER BY "
+                 "rv",
+                 &q, err);
     if (rc < 0)
         return rc;
     int s;
@@ -335,7 +347,7 @@ int kl_store_load(kl_store_t *st, kl_errinfo_t *err)
         if (t) {
             kl_entry_t *old = kl_store_get(t, name_key);
             if (old) {
-                /* Two live rows for one key (a crash between insert and supersede cannot
+                /* Two live rows for one key (a crash between insert and deletion cannot
                  * happen inside a transaction, but be safe): the later one wins. */
                 t->bytes -= old->obj->len;
                 kl_sobj_unref(old->obj);
@@ -411,10 +423,10 @@ size_t kl_store_objects(const kl_store_t *st)
 
 static void compact(kl_store_t *st)
 {
-    /* Rows superseded by a newer version, and tombstones, are only history: drop them. */
+    /* Tombstones are only history: drop them (through the index, not a table scan). */
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(st->db, "DELETE FROM log WHERE rv <= ? AND (superseded = 1 OR type = 3)",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM log WHERE superseded = 1 AND rv <= ?", -1, &q,
+                           NULL) != SQLITE_OK)
         return;
     sqlite3_bind_int64(q, 1, st->rv);
     if (sqlite3_step(q) != SQLITE_DONE)
@@ -499,7 +511,7 @@ int kl_store_commit(kl_store_t *st, kl_errinfo_t *err)
     return rc;
 }
 
-/* Appends a row and marks the previous one superseded: in a transaction of its own, or in the
+/* Appends a row and deletes the one it replaces: in a transaction of its own, or in the
  * shared one of a batch or group (where a failed row is left out and the others stay). */
 static int write_row(kl_store_t *st, int64_t rv, const char *key, int type, const char *json,
                      size_t len, int64_t prev_rv, kl_errinfo_t *err)
@@ -512,16 +524,17 @@ static int write_row(kl_store_t *st, int64_t rv, const char *key, int type, cons
     sqlite3_bind_int64(st->ins, 1, rv);
     sqlite3_bind_text(st->ins, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_int(st->ins, 3, type);
-    sqlite3_bind_blob(st->ins, 4, json, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int(st->ins, 4, type == KL_EV_DELETED);
+    sqlite3_bind_blob(st->ins, 5, json, (int)len, SQLITE_STATIC);
     if (sqlite3_step(st->ins) != SQLITE_DONE) {
         rc = db_err(st, err, "insert");
         goto fail;
     }
     if (prev_rv > 0) {
-        sqlite3_reset(st->supersede);
-        sqlite3_bind_int64(st->supersede, 1, prev_rv);
-        if (sqlite3_step(st->supersede) != SQLITE_DONE) {
-            rc = db_err(st, err, "supersede");
+        sqlite3_reset(st->drop_prev);
+        sqlite3_bind_int64(st->drop_prev, 1, prev_rv);
+        if (sqlite3_step(st->drop_prev) != SQLITE_DONE) {
+            rc = db_err(st, err, "dropping the previous version");
             goto fail;
         }
     }

@@ -1,9 +1,11 @@
 /* apiserver/store.h - durable object storage of the embedded API server.
  *
  * SQLite in WAL mode holds one revision log (kine-style): every write appends a row whose rowid
- * is the new resourceVersion, so resourceVersions increase monotonically and survive restarts.
- * A write returns only after its row is committed (synchronous=NORMAL in WAL: the row is in the
- * WAL file before the call returns, so it survives kill -9 of the process).
+ * is the new resourceVersion, so resourceVersions increase monotonically and survive restarts,
+ * and deletes the row of the version it replaces (only the latest version of each object is
+ * kept on disk; a deletion leaves a tombstone row, dropped by periodic compaction). A write is
+ * durable once its row is committed (synchronous=NORMAL in WAL: the row is in the WAL file, so
+ * it survives kill -9 of the process).
  *
  * The latest state of every object is also held in memory as a kl_sobj_t: its canonical JSON
  * bytes (spliced into LIST and WATCH responses without re-serialising) and the same object in
@@ -77,7 +79,7 @@ typedef void (*kl_store_event_cb)(kl_store_t *st, const kl_event_t *ev, kl_table
 typedef struct kl_store_opts {
     const char *path;     /* SQLite file */
     size_t history;       /* events kept in memory for watches (default 20000) */
-    size_t compact_every; /* delete superseded rows after this many writes (default 2000) */
+    size_t compact_every; /* delete tombstone rows after this many writes (default 2000) */
 } kl_store_opts_t;
 
 KL_NODISCARD int kl_store_open(const kl_store_opts_t *opts, kl_store_t **out, kl_errinfo_t *err);

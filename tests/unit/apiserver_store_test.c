@@ -1,5 +1,6 @@
 /* The store's transactions: a write alone is durable when it returns; grouped writes are
  * durable (and told to the event callback) only once kl_store_commit returns. */
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "kubelua/object.h"
@@ -160,6 +161,51 @@ static void test_close_commits_open_group(void **state)
     kl_store_close(st);
 }
 
+static int64_t count_rows(const char *where)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM log WHERE %s", where);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_only_latest_versions_on_disk(void **state)
+{
+    kl_store_t *st = open_store();
+    kl_table_t *t = kl_store_table(st, "core/configmaps/");
+    put(st, t, "a");
+    put(st, t, "a");
+    put(st, t, "a");
+    put(st, t, "b");
+    const char json[] = "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\"}}";
+    kl_obj_t *doc;
+    kl_errinfo_t err;
+    assert_int_equal(kl_obj_parse_json(json, sizeof(json) - 1, NULL, &doc, &err), 0);
+    assert_int_equal(kl_store_delete(st, t, "default/b", json, sizeof(json) - 1, doc, &err), 0);
+    int64_t rv = kl_store_rv(st);
+    assert_int_equal(rv, 5);
+    kl_store_close(st);
+    /* a's latest version, and b's tombstone (which carries the sequence). */
+    assert_int_equal(count_rows("1"), 2);
+    assert_int_equal(count_rows("superseded = 0 AND type != 3"), 1);
+    st = open_store();
+    /* Reopening drops the tombstone; resourceVersions go on from where they were. */
+    assert_int_equal(kl_store_rv(st), rv);
+    assert_int_equal(kl_store_objects(st), 1);
+    t = kl_store_table(st, "core/configmaps/");
+    put(st, t, "c");
+    assert_int_equal(kl_store_rv(st), rv + 1);
+    kl_store_close(st);
+    assert_int_equal(count_rows("1"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +213,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_told_after_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_joins_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_commits_open_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_latest_versions_on_disk, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
