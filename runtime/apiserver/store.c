@@ -130,9 +130,6 @@ int kl_store_open(const kl_store_opts_t *opts, kl_store_t **out, kl_errinfo_t *e
     if ((rc = exec(st, "PRAGMA locking_mode=EXCLUSIVE", err)) < 0 ||
         (rc = exec(st, "PRAGMA journal_mode=WAL", err)) < 0 ||
         (rc = exec(st, "PRAGMA synchronous=NORMAL", err)) < 0 ||
-        /* Superseding a row and compacting touch old pages at random: keep them in memory
-         * (64 MiB at most) instead of reading them back from the file. */
-        (rc = exec(st, "PRAGMA cache_size=-65536", err)) < 0 ||
         /* Checkpoint every 8,192 pages (32 MiB of WAL) rather than 1,000: a page rewritten
          * by many commits (the log's tail) is copied back to the database once. */
         (rc = exec(st, "PRAGMA wal_autocheckpoint=8192", err)) < 0 ||
