@@ -149,6 +149,8 @@ static const char commit_failed[] =
     "\"message\":\"storage failed: the write could not be committed\",\"reason\":"
     "\"InternalError\",\"code\":500}";
 
+static void start_parked(kl_apiserver_t *srv);
+
 void kl_apiserver_flush(kl_apiserver_t *srv)
 {
     kl_errinfo_t err;
@@ -168,6 +170,25 @@ void kl_apiserver_flush(kl_apiserver_t *srv)
             } else {
                 send_now(h->req, h->status, h->data, h->len);
             }
+        }
+        free(h);
+        h = next;
+    }
+    start_parked(srv);
+}
+
+static int serve(kl_apiserver_t *srv, h2o_req_t *req);
+
+/* Watches that arrived while writes were uncommitted, started once they are (see serve). */
+static void start_parked(kl_apiserver_t *srv)
+{
+    kl_held_t *h = srv->parked;
+    srv->parked = srv->parked_tail = NULL;
+    while (h) {
+        kl_held_t *next = h->next;
+        if (h->req) {
+            *h->slot = NULL;
+            serve(srv, h->req);
         }
         free(h);
         h = next;
@@ -490,16 +511,55 @@ static int parse_rest_path(char **segs, size_t n, kl_path_t *out)
     return 0;
 }
 
+static bool is_watch(h2o_req_t *req, const char *p, size_t plen, const kl_query_t *q)
+{
+    if (kl_query_bool(q, "watch"))
+        return true;
+    for (size_t i = 0; i + 7 <= plen; i++) /* the legacy /api/v1/watch/... paths */
+        if (memcmp(p + i, "/watch/", 7) == 0)
+            return true;
+    return false;
+}
+
+/* Holds req until the open group commits (then serve() runs it again). */
+static int park(kl_apiserver_t *srv, h2o_req_t *req)
+{
+    kl_held_t *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        kl_respond_statusf(req, 503, "ServiceUnavailable", "out of memory");
+        return 0;
+    }
+    h->req = req;
+    h->slot = h2o_mem_alloc_shared(&req->pool, sizeof(kl_held_t *), dispose_held);
+    *h->slot = h;
+    if (srv->parked_tail)
+        srv->parked_tail->next = h;
+    else
+        srv->parked = h;
+    srv->parked_tail = h;
+    return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     kl_apiserver_t *srv = ((api_handler_t *)self)->srv;
     srv->requests++;
+    return serve(srv, req);
+}
+
+static int serve(kl_apiserver_t *srv, h2o_req_t *req)
+{
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     const char *p = req->path.base;
     while (plen > 1 && p[plen - 1] == '/')
         plen--;
     kl_query_t q;
     parse_query(req, &q);
+    /* A watch starts from committed state only: writes of this loop iteration would otherwise
+     * reach it twice (from the history now, and from the dispatch at commit). It waits for the
+     * commit rather than forcing one here, in the middle of h2o's handling of a connection. */
+    if (kl_store_uncommitted(srv->store) && is_watch(req, p, plen, &q))
+        return park(srv, req);
 
     if (path_is(p, plen, "/healthz") || path_is(p, plen, "/livez") || path_is(p, plen, "/readyz") ||
         (plen > 8 && memcmp(p, "/healthz/", 9) == 0) ||
@@ -571,9 +631,47 @@ void kl_gc_idle_cb(uv_idle_t *h)
         uv_idle_stop(h);
 }
 
+/* h2o counts the HTTP/2 errors it sends and the connections that ended early; say when they
+ * move (a connection error ends every request in flight on it). */
+static void report_http2_events(kl_apiserver_t *srv)
+{
+    static const char *const names[H2O_HTTP2_ERROR_MAX] = {"NONE",
+                                                           "PROTOCOL",
+                                                           "INTERNAL",
+                                                           "FLOW_CONTROL",
+                                                           "SETTINGS_TIMEOUT",
+                                                           "STREAM_CLOSED",
+                                                           "FRAME_SIZE",
+                                                           "REFUSED_STREAM",
+                                                           "CANCEL",
+                                                           "COMPRESSION",
+                                                           "CONNECT",
+                                                           "ENHANCE_YOUR_CALM",
+                                                           "INADEQUATE_SECURITY"};
+    const uint64_t *errs = srv->ctx.http2.events.protocol_level_errors;
+    for (int i = 1; i < H2O_HTTP2_ERROR_MAX; i++) {
+        if (errs[i] != srv->h2_errors_seen[i])
+            KL_WARN("apiserver",
+                    "sent %llu HTTP/2 %s error(s) (a connection error ends the "
+                    "connection and its requests)",
+                    (unsigned long long)(errs[i] - srv->h2_errors_seen[i]), names[i]);
+        srv->h2_errors_seen[i] = errs[i];
+    }
+    uint64_t rc = srv->ctx.http2.events.read_closed, wc = srv->ctx.http2.events.write_closed;
+    if (rc != srv->h2_read_closed_seen || wc != srv->h2_write_closed_seen)
+        KL_INFO("apiserver",
+                "HTTP/2 connections ended by the peer or a failed read: %llu, by a "
+                "failed write: %llu",
+                (unsigned long long)(rc - srv->h2_read_closed_seen),
+                (unsigned long long)(wc - srv->h2_write_closed_seen));
+    srv->h2_read_closed_seen = rc;
+    srv->h2_write_closed_seen = wc;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     kl_apiserver_t *srv = t->data;
+    report_http2_events(srv);
     kl_watch_tick(srv, uv_now(srv->loop));
     if (srv->gc_head)
         uv_idle_start(&srv->gc_idle, kl_gc_idle_cb);

@@ -48,7 +48,8 @@ struct kl_apiserver {
     uv_idle_t gc_idle;
     uv_check_t commit_check;          /* group commit: at the end of a loop iteration with writes */
     struct kl_held *held, *held_tail; /* answers waiting for the group's commit */
-    uv_timer_t drain;                 /* shutdown: waits for connections to finish */
+    struct kl_held *parked, *parked_tail; /* watches waiting for it (server.c) */
+    uv_timer_t drain;                     /* shutdown: waits for connections to finish */
     uint64_t drain_deadline;
     int handles_open;
     int stopping;
@@ -72,6 +73,7 @@ struct kl_apiserver {
     kl_log_follow_ops_t follow;
     struct kl_logstream *log_streams; /* logs being followed (logstream.c) */
     uint64_t requests;
+    uint64_t h2_errors_seen[H2O_HTTP2_ERROR_MAX], h2_read_closed_seen, h2_write_closed_seen;
 };
 
 /* Parsed query string: keys and values percent-decoded into the request pool. */
