@@ -763,6 +763,10 @@ int kl_apiserver_new(const kl_apiserver_opts_t *opts, kl_apiserver_t **out, kl_e
     srv->config.max_request_entity_size = KL_MAX_BODY + 65536;
     srv->config.http1.req_timeout = 60000;
     srv->config.http2.idle_timeout = 120000;
+    /* Run every request a client may have open (100 streams), not h2o's default 16: answers
+     * wait for the group commit, and with 16 held h2o stops reading the connection until the
+     * end of the loop iteration. */
+    srv->config.http2.max_concurrent_requests_per_connection = 100;
     srv->hostconf =
         h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(srv->hostconf, "/", 0);
