@@ -2,10 +2,12 @@
  * a pending queue paced by a token bucket, retries after 429/5xx, response decoding, watches,
  * and metrics. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "kubelua/log.h"
@@ -106,8 +108,17 @@ static void on_poll(uv_poll_t *h, int status, int events)
 {
     sockctx_t *s = (sockctx_t *)h;
     int flags = 0;
-    if (status < 0)
+    if (status < 0) {
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+        int gr = getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+        KL_WARN("client", "socket %d: poll error %s (events %d), socket error %s", (int)s->fd,
+                uv_strerror(status), events,
+                gr < 0  ? strerror(errno)
+                : soerr ? strerror(soerr)
+                        : "none");
         flags = CURL_CSELECT_ERR;
+    }
     if (events & UV_READABLE)
         flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE)
