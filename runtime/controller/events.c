@@ -7,6 +7,7 @@
  * aggregation patch never overtakes the creation it patches, and a burst of events never
  * crowds the controller's own writes out of the API server), and at most EVENTS_QUEUE_MAX wait;
  * beyond that new events are dropped and counted (kubelua_events_dropped_total). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,8 @@ static void pump(kl_controller_t *c)
     }
 }
 
-/* Queues body (taken) for writing; drops it when the queue is full. */
-static void send_event(kl_controller_t *c, kl_write_op_t op, const char *ns, const char *name,
+/* Queues body (taken) for writing; false when it was dropped (the queue is full). */
+static bool send_event(kl_controller_t *c, kl_write_op_t op, const char *ns, const char *name,
                        kl_json_t *body)
 {
     if (c->ev_queued >= EVENTS_QUEUE_MAX) {
@@ -104,12 +105,12 @@ static void send_event(kl_controller_t *c, kl_write_op_t op, const char *ns, con
                     "dropped so far",
                     EVENTS_QUEUE_MAX, (unsigned long long)c->events_dropped);
         }
-        return;
+        return false;
     }
     event_out_t *e = calloc(1, sizeof(*e));
     if (e == NULL) {
         kl_json_free(body);
-        return;
+        return false;
     }
     e->op = op;
     e->body = body;
@@ -123,6 +124,7 @@ static void send_event(kl_controller_t *c, kl_write_op_t op, const char *ns, con
     c->ev_tail = e;
     c->ev_queued++;
     pump(c);
+    return true;
 }
 
 void kl_events_discard(kl_controller_t *c)
@@ -189,7 +191,7 @@ void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, c
             kl_json_free(patch);
             return;
         }
-        send_event(c, KL_WRITE_PATCH, seen->ns, seen->name, patch);
+        (void)send_event(c, KL_WRITE_PATCH, seen->ns, seen->name, patch);
         return;
     }
     char evname[320];
@@ -264,7 +266,9 @@ void kl_event_record(kl_manager_t *m, kl_controller_t *c, const kl_obj_t *obj, c
         kl_json_free(ev);
         return;
     }
-    send_event(c, KL_WRITE_CREATE, evns, NULL, ev);
+    /* A dropped Event is not remembered: a repeat must create it, not patch a missing one. */
+    if (!send_event(c, KL_WRITE_CREATE, evns, NULL, ev))
+        return;
     if (kl_strmap_len(&m->events) >= MAX_TRACKED)
         forget_all(m);
     if (seen == NULL) {
