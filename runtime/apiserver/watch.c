@@ -416,9 +416,7 @@ void kl_watch_close_all(kl_apiserver_t *srv)
 void kl_watch_request(kl_apiserver_t *srv, h2o_req_t *req, kl_res_t *res, const kl_path_t *p,
                       const kl_query_t *q)
 {
-    /* A watch starts from committed state only: writes of this iteration would otherwise reach
-     * it twice (from the history now and from the dispatch at commit). */
-    kl_apiserver_flush(srv);
+    /* Nothing is uncommitted here: serve() parks a watch until the group commits. */
     kl_watcher_t *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         kl_respond_statusf(req, 500, "InternalError", "out of memory");
