@@ -88,6 +88,7 @@ typedef struct kl_held {
     h2o_req_t *req;        /* NULL once h2o disposed of the request (the client went away) */
     struct kl_held **slot; /* in the request's pool: points back here while held */
     int status;
+    const char *content_type; /* lives as long as the server, as h2o_add_header wants */
     char *data;
     size_t len;
 } kl_held_t;
@@ -104,8 +105,27 @@ static void dispose_held(void *p)
         h->req = NULL;
 }
 
-static void send_now(h2o_req_t *req, int status, char *data, size_t len)
+/* Appends a new entry for req to a list (head and tail); NULL when out of memory. */
+static kl_held_t *hold(kl_held_t **head, kl_held_t **tail, h2o_req_t *req)
 {
+    kl_held_t *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    h->req = req;
+    h->slot = h2o_mem_alloc_shared(&req->pool, sizeof(kl_held_t *), dispose_held);
+    *h->slot = h;
+    if (*tail)
+        (*tail)->next = h;
+    else
+        *head = h;
+    *tail = h;
+    return h;
+}
+
+static void send_now(h2o_req_t *req, int status, const char *content_type, char *data, size_t len)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
     char **slot = h2o_mem_alloc_shared(&req->pool, sizeof(char *), dispose_slot);
     *slot = data;
     req->res.status = status;
@@ -119,14 +139,12 @@ static void send_now(h2o_req_t *req, int status, char *data, size_t len)
 /* Sends now, or holds until the open group commits; takes data (malloc'd). */
 static void answer(h2o_req_t *req, int status, const char *content_type, char *data, size_t len)
 {
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
-                   strlen(content_type));
     kl_apiserver_t *srv = server_of(req);
     if (!kl_store_uncommitted(srv->store)) {
-        send_now(req, status, data, len);
+        send_now(req, status, content_type, data, len);
         return;
     }
-    kl_held_t *h = malloc(sizeof(*h));
+    kl_held_t *h = hold(&srv->held, &srv->held_tail, req);
     if (h == NULL) {
         free(data);
         req->res.status = 503;
@@ -134,20 +152,11 @@ static void answer(h2o_req_t *req, int status, const char *content_type, char *d
         h2o_send_inline(req, NULL, 0);
         return;
     }
-    *h = (kl_held_t){.req = req, .status = status, .data = data, .len = len};
-    h->slot = h2o_mem_alloc_shared(&req->pool, sizeof(kl_held_t *), dispose_held);
-    *h->slot = h;
-    if (srv->held_tail)
-        srv->held_tail->next = h;
-    else
-        srv->held = h;
-    srv->held_tail = h;
+    h->status = status;
+    h->content_type = content_type;
+    h->data = data;
+    h->len = len;
 }
-
-static const char commit_failed[] =
-    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
-    "\"message\":\"storage failed: the write could not be committed\",\"reason\":"
-    "\"InternalError\",\"code\":500}";
 
 static void start_parked(kl_apiserver_t *srv);
 
@@ -165,10 +174,12 @@ void kl_apiserver_flush(kl_apiserver_t *srv)
             *h->slot = NULL;
             if (rc < 0) {
                 free(h->data);
-                char *copy = strdup(commit_failed);
-                send_now(h->req, 500, copy, copy ? strlen(copy) : 0);
+                /* After a failed commit the store takes no writes, so this is sent at once. */
+                kl_respond_status(h->req, 500, "InternalError",
+                                  "storage failed: the write could not be committed", NULL, NULL,
+                                  NULL, NULL);
             } else {
-                send_now(h->req, h->status, h->data, h->len);
+                send_now(h->req, h->status, h->content_type, h->data, h->len);
             }
         }
         free(h);
@@ -524,19 +535,8 @@ static bool is_watch(h2o_req_t *req, const char *p, size_t plen, const kl_query_
 /* Holds req until the open group commits (then serve() runs it again). */
 static int park(kl_apiserver_t *srv, h2o_req_t *req)
 {
-    kl_held_t *h = calloc(1, sizeof(*h));
-    if (h == NULL) {
+    if (hold(&srv->parked, &srv->parked_tail, req) == NULL)
         kl_respond_statusf(req, 503, "ServiceUnavailable", "out of memory");
-        return 0;
-    }
-    h->req = req;
-    h->slot = h2o_mem_alloc_shared(&req->pool, sizeof(kl_held_t *), dispose_held);
-    *h->slot = h;
-    if (srv->parked_tail)
-        srv->parked_tail->next = h;
-    else
-        srv->parked = h;
-    srv->parked_tail = h;
     return 0;
 }
 
